@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# `make test`: install what the project needs, then run every check in order and print a summary.
+#
+#   tests/run.sh [STEP ...]     STEP: setup lint sanity unit integration molecule (default: all, in that order)
+#
+# Environment:
+#   MAILOPS_LAB_SUITE   bookworm (default) or trixie: the Debian release of the lab hosts
+#   MAILOPS_LAB_IMAGE   use this pulled image instead of building one (needs systemd and python3)
+#   MOLECULE_SCENARIOS  the molecule scenarios to run (default: every directory under molecule/)
+#
+# Everything is written under the repository (.venv, .cache) except the Debian packages apt installs.
+set -uo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+cache="$root/.cache"
+venv="$root/.venv"
+mkdir -p "$cache/home" "$cache/logs"
+
+# Keep tools from writing to the real home directory.
+export HOME="$cache/home"
+export ANSIBLE_HOME="$cache/ansible-home"
+export XDG_CACHE_HOME="$cache/xdg"
+export PIP_CACHE_DIR="$cache/pip"
+export ANSIBLE_COLLECTIONS_PATH="$cache/collections"
+export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 NO_COLOR=1
+export PATH="$venv/bin:$PATH"
+export PYTHONPATH="$cache/collections"
+
+APT_PACKAGES=(
+    python3-venv git rsync
+    podman runc netavark aardvark-dns iptables debootstrap  # the lab
+    bind9 bind9-utils                                     # a real nameserver for dns_mail_records tests
+    ruby                                                  # `ruby -c` checks the gitlab.rb that smtp_settings writes
+)
+
+declare -a SUMMARY=()
+failed=0
+t_start=$SECONDS
+
+step() { printf '\n==> [%s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+record() { SUMMARY+=("$(printf '%-12s %-6s %5ss  %s' "$1" "$2" "$3" "$4")"); [ "$2" = ok ] || failed=1; }
+
+run_setup() {
+    step "setup: Debian packages"
+    local missing=()
+    for p in "${APT_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "installing: ${missing[*]}"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$cache/logs/apt.log" 2>&1 ||
+            { tail -n 30 "$cache/logs/apt.log"; return 1; }
+    else
+        echo "all ${#APT_PACKAGES[@]} packages present"
+    fi
+    # bind9 comes with a service that this project does not use; the tests start their own named.
+    if [ -d /run/systemd/system ]; then systemctl disable --now named >/dev/null 2>&1 || true; fi
+
+    step "setup: Python virtual environment from requirements-dev.txt"
+    local want have
+    want=$(sha256sum requirements-dev.txt | cut -d' ' -f1)
+    have=$(cat "$venv/.requirements.sha256" 2>/dev/null || true)
+    if [ "$want" != "$have" ] || [ ! -x "$venv/bin/python" ]; then
+        python3 -m venv "$venv" && "$venv/bin/pip" install -q -r requirements-dev.txt || return 1
+        echo "$want" >"$venv/.requirements.sha256"
+    else
+        echo "reusing $venv"
+    fi
+
+    # The collection as Ansible and Python import it: ansible_collections/mailops/notify -> this tree.
+    mkdir -p "$cache/collections/ansible_collections/mailops"
+    ln -sfn "$root" "$cache/collections/ansible_collections/mailops/notify"
+}
+
+run_lint() {
+    local rc=0
+    step "lint: ruff"
+    ruff check . || rc=1
+    ruff format --check --diff . || rc=1
+    step "lint: yamllint"
+    yamllint -s . || rc=1
+    step "lint: ansible-lint (production profile)"
+    ansible-lint --profile production --offline || rc=1
+    return $rc
+}
+
+# ansible-test needs the collection at .../ansible_collections/<ns>/<name> as a real directory.
+copy_collection() {
+    local dest="$cache/ansible-test/ansible_collections/mailops/notify"
+    mkdir -p "$dest"
+    git ls-files -co --exclude-standard -z | rsync -a --delete --from0 --files-from=- ./ "$dest/"
+    # rsync --files-from does not delete files that left the tree; prune them.
+    (cd "$dest" && find . -type f -not -path './tests/output/*' -print0) | while IFS= read -r -d '' f; do
+        [ -e "$root/$f" ] || rm -f "$dest/$f"
+    done
+    printf '%s\n' "$dest"
+}
+
+run_sanity() {
+    step "sanity: ansible-test sanity (empty ignore files)"
+    local dest
+    dest=$(copy_collection)
+    (cd "$dest" && ansible-test sanity --venv --python 3.11 --color no --exclude molecule/ --exclude lab/)
+}
+
+UNIT_COUNTS=""
+run_unit() {
+    step "unit: pytest tests/unit"
+    local out="$cache/logs/pytest.log"
+    pytest tests/unit -q -p no:cacheprovider -o junit_family=xunit2 --junitxml="$cache/logs/pytest.xml" 2>&1 | tee "$out"
+    local rc=${PIPESTATUS[0]}
+    UNIT_COUNTS=$(grep -E '^(=+ )?[0-9]+ (passed|failed)' "$out" | tail -n1 | tr -d '=' | sed 's/^ *//')
+    if grep -q -E '[0-9]+ skipped' "$out"; then
+        echo "pytest skipped tests: a skipped test is not a passing test"
+        rc=1
+    fi
+    return "$rc"
+}
+
+INTEGRATION_COUNTS=""
+run_integration() {
+    step "integration: ansible-test integration --local"
+    local dest targets n
+    dest=$(copy_collection)
+    targets=$(cd "$dest/tests/integration/targets" 2>/dev/null && ls -d */ 2>/dev/null | tr -d / | grep -v -E '^(setup|prepare)_' || true)
+    n=$(printf '%s\n' "$targets" | grep -c . || true)
+    INTEGRATION_COUNTS="$n targets"
+    if [ "$n" -eq 0 ]; then
+        echo "no integration targets"
+        return 1
+    fi
+    (cd "$dest" && ansible-test integration --local --python 3.11 --color no --allow-destructive --allow-root $targets)
+}
+
+MOLECULE_COUNTS=""
+run_molecule() {
+    local scenarios image rc=0 ok=0 n=0 s
+    scenarios=${MOLECULE_SCENARIOS:-$(cd molecule && ls -d */ | tr -d / | sort)}
+    step "molecule: lab image (${MAILOPS_LAB_SUITE:-bookworm})"
+    eval "$(lab/lab.sh env)"
+    image=$(lab/lab.sh image "${MAILOPS_LAB_SUITE:-bookworm}") || return 1
+    export MAILOPS_LAB_IMAGE="$image"
+    for s in $scenarios; do
+        n=$((n + 1))
+        step "molecule: scenario $s on $image"
+        if molecule test -s "$s"; then ok=$((ok + 1)); else rc=1; fi
+    done
+    lab/lab.sh clean
+    MOLECULE_COUNTS="$ok/$n scenarios passed"
+    return $rc
+}
+
+steps=("$@")
+[ ${#steps[@]} -gt 0 ] || steps=(setup lint sanity unit integration molecule)
+for s in "${steps[@]}"; do
+    t0=$SECONDS
+    if "run_$s"; then status=ok; else status=FAILED; fi
+    case $s in
+        unit) detail=$UNIT_COUNTS ;;
+        integration) detail=$INTEGRATION_COUNTS ;;
+        molecule) detail=$MOLECULE_COUNTS ;;
+        *) detail="" ;;
+    esac
+    record "$s" "$status" "$((SECONDS - t0))" "$detail"
+    if [ "$s" = setup ] && [ "$status" != ok ]; then break; fi
+done
+
+printf '\n==> summary (%s s in all)\n' "$((SECONDS - t_start))"
+printf '%s\n' "${SUMMARY[@]}"
+exit $failed
