@@ -96,9 +96,7 @@ build_image() {
 }
 
 clean() {
-    local ids
-    ids=$(podman ps -aq --filter label=owner=molecule)
-    [ -z "$ids" ] || podman rm -f $ids >/dev/null
+    podman ps -aq --filter label=owner=molecule | xargs -r podman rm -f >/dev/null
     podman network ls --format '{{.Name}}' | grep '^mailops-' | xargs -r podman network rm -f >/dev/null || true
     podman volume prune -f >/dev/null || true
 }

@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# The run_* functions are called by name from the loop at the end.
+# shellcheck disable=SC2317
 # `make test`: install what the project needs, then run every check in order and print a summary.
 #
 #   tests/run.sh [STEP ...]     STEP: setup lint sanity unit integration molecule (default: all, in that order)
@@ -12,7 +14,7 @@
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-cd "$root"
+cd "$root" || exit 1
 cache="$root/.cache"
 venv="$root/.venv"
 mkdir -p "$cache/home" "$cache/logs"
@@ -31,6 +33,7 @@ APT_PACKAGES=(
     python3-venv git rsync
     podman runc netavark aardvark-dns iptables debootstrap  # the lab
     bind9 bind9-utils                                     # a real nameserver for dns_mail_records tests
+    shellcheck                                            # ansible-test sanity checks the shell scripts
     ruby                                                  # `ruby -c` checks the gitlab.rb that smtp_settings writes
 )
 
@@ -49,8 +52,10 @@ run_setup() {
     done
     if [ ${#missing[@]} -gt 0 ]; then
         echo "installing: ${missing[*]}"
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$cache/logs/apt.log" 2>&1 ||
-            { tail -n 30 "$cache/logs/apt.log"; return 1; }
+        if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"; } >"$cache/logs/apt.log" 2>&1; then
+            tail -n 30 "$cache/logs/apt.log"
+            return 1
+        fi
     else
         echo "all ${#APT_PACKAGES[@]} packages present"
     fi
@@ -82,26 +87,40 @@ run_lint() {
     yamllint -s . || rc=1
     step "lint: ansible-lint (production profile)"
     ansible-lint --profile production --offline || rc=1
-    return $rc
+    return "$rc"
 }
 
 # ansible-test needs the collection at .../ansible_collections/<ns>/<name> as a real directory.
 copy_collection() {
     local dest="$cache/ansible-test/ansible_collections/mailops/notify"
     mkdir -p "$dest"
+    # The copy sits inside this repository's ignored .cache: give it a git repository of its own,
+    # or ansible-test asks ours which files exist and finds none.
+    [ -d "$dest/.git" ] || git init -q "$dest"
     git ls-files -co --exclude-standard -z | rsync -a --delete --from0 --files-from=- ./ "$dest/"
     # rsync --files-from does not delete files that left the tree; prune them.
-    (cd "$dest" && find . -type f -not -path './tests/output/*' -print0) | while IFS= read -r -d '' f; do
+    (cd "$dest" && find . -type f -not -path './tests/output/*' -not -path './.git/*' -print0) | while IFS= read -r -d '' f; do
         [ -e "$root/$f" ] || rm -f "$dest/$f"
     done
     printf '%s\n' "$dest"
 }
 
+# ansible-test creates a virtual environment for each sanity test and bootstraps pip into it with a
+# script it downloads from a host that this machine cannot reach: put a stand-in where it caches it.
+ansible_test_bootstrap() {
+    local pip_version
+    pip_version=$("$venv/bin/python" -c 'import ansible_test._internal.python_requirements as r, inspect, re
+print(re.search(r"pip=.([0-9.]+).", inspect.getsource(r.get_venv_packages)).group(1))')
+    mkdir -p "$HOME/.ansible/test/cache"
+    cp tests/utils/get_pip_standin.py "$HOME/.ansible/test/cache/get_pip_${pip_version//./_}.py"
+}
+
 run_sanity() {
     step "sanity: ansible-test sanity (empty ignore files)"
     local dest
+    ansible_test_bootstrap || return 1
     dest=$(copy_collection)
-    (cd "$dest" && ansible-test sanity --venv --python 3.11 --color no --exclude molecule/ --exclude lab/)
+    (cd "$dest" && ansible-test sanity --local --python 3.11 --color no)
 }
 
 UNIT_COUNTS=""
@@ -121,22 +140,22 @@ run_unit() {
 INTEGRATION_COUNTS=""
 run_integration() {
     step "integration: ansible-test integration --local"
-    local dest targets n
+    local dest targets=()
     dest=$(copy_collection)
-    targets=$(cd "$dest/tests/integration/targets" 2>/dev/null && ls -d */ 2>/dev/null | tr -d / | grep -v -E '^(setup|prepare)_' || true)
-    n=$(printf '%s\n' "$targets" | grep -c . || true)
-    INTEGRATION_COUNTS="$n targets"
-    if [ "$n" -eq 0 ]; then
+    mapfile -t targets < <(find "$dest/tests/integration/targets" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' 2>/dev/null |
+        grep -v -E '^(setup|prepare)_' | sort)
+    INTEGRATION_COUNTS="${#targets[@]} targets"
+    if [ ${#targets[@]} -eq 0 ]; then
         echo "no integration targets"
         return 1
     fi
-    (cd "$dest" && ansible-test integration --local --python 3.11 --color no --allow-destructive --allow-root $targets)
+    (cd "$dest" && ansible-test integration --local --python 3.11 --color no --allow-destructive --allow-root "${targets[@]}")
 }
 
 MOLECULE_COUNTS=""
 run_molecule() {
     local scenarios image rc=0 ok=0 n=0 s
-    scenarios=${MOLECULE_SCENARIOS:-$(cd molecule && ls -d */ | tr -d / | sort)}
+    scenarios=${MOLECULE_SCENARIOS:-$(find molecule -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort)}
     step "molecule: lab image (${MAILOPS_LAB_SUITE:-bookworm})"
     eval "$(lab/lab.sh env)"
     image=$(lab/lab.sh image "${MAILOPS_LAB_SUITE:-bookworm}") || return 1
@@ -148,7 +167,7 @@ run_molecule() {
     done
     lab/lab.sh clean
     MOLECULE_COUNTS="$ok/$n scenarios passed"
-    return $rc
+    return "$rc"
 }
 
 steps=("$@")

@@ -1,0 +1,99 @@
+# Copyright (c) 2026, mailops.notify contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.mailops.notify.plugins.modules import port_check
+from ansible_collections.mailops.notify.tests.unit.plugins.smtp_servers import SmtpServer, closed_port
+
+
+class ExitJson(Exception):
+    pass
+
+
+class FailJson(Exception):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def patch_exit(monkeypatch):
+    def exit_json(self, **kwargs):
+        raise ExitJson(kwargs)
+
+    def fail_json(self, **kwargs):
+        kwargs["failed"] = True
+        raise FailJson(kwargs)
+
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+
+
+def run_module(args: dict) -> tuple[bool, dict]:
+    with patch_module_args({**args, "_ansible_check_mode": True}):
+        try:
+            port_check.main()
+        except ExitJson as exc:
+            return False, exc.args[0]
+        except FailJson as exc:
+            return True, exc.args[0]
+    raise AssertionError("module returned without exit_json or fail_json")
+
+
+def test_open_smtp_and_listening(certs):
+    with SmtpServer(certs, mode="starttls") as server:
+        failed, result = run_module({"targets": [{"host": "127.0.0.1", "port": server.port, "smtp": True}], "listening_ports": [server.port]})
+        assert server.messages == []
+    assert not failed, result["msg"]
+    assert result["changed"] is False and result["ok"] is True and result["msg"] == "All checks passed"
+    (target,) = result["targets"]
+    assert target["state"] == "open" and target["ok"] is True
+    assert target["smtp"]["starttls"] is True and target["smtp"]["banner_code"] == 220
+    assert result["listening"] == [{"port": server.port, "listening": True, "addresses": ["127.0.0.1"]}]
+
+
+def test_report_only():
+    refused = closed_port()
+    free = closed_port()
+    args = {
+        "targets": [{"host": "127.0.0.1", "port": refused}, {"host": "no-such-relay.invalid", "port": 25}],
+        "listening_ports": [free],
+        "fail_on_error": False,
+    }
+    failed, result = run_module(args)
+    assert not failed
+    assert result["ok"] is False
+    assert [(t["state"], t["diagnosis"]["code"]) for t in result["targets"]] == [("refused", "connection_refused"), ("dns_error", "dns_failure")]
+    assert result["listening"] == [{"port": free, "listening": False, "addresses": []}]
+    assert f"127.0.0.1:{refused} is refused (connection_refused)" in result["msg"]
+    assert f"nothing listens on local port {free}" in result["msg"]
+
+
+def test_fails_by_default():
+    port = closed_port()
+    failed, result = run_module({"targets": [{"host": "127.0.0.1", "port": port}]})
+    assert failed
+    assert result["ok"] is False and result["targets"][0]["state"] == "refused"
+    assert set(result) == {"msg", "changed", "ok", "targets", "listening", "failed"}
+
+
+def test_invalid_port():
+    failed, result = run_module({"listening_ports": [0]})
+    assert failed and "between 1 and 65535" in result["msg"]
+
+
+def test_listening_on_all_addresses():
+    with socket.socket(socket.AF_INET6) as listener:
+        listener.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        listener.bind(("::", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        failed, result = run_module({"listening_ports": [port]})
+    assert not failed
+    assert result["listening"] == [{"port": port, "listening": True, "addresses": ["::"]}]

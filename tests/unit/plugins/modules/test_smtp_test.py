@@ -1,0 +1,170 @@
+# Copyright (c) 2026, mailops.notify contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.mailops.notify.plugins.modules import smtp_test
+from ansible_collections.mailops.notify.tests.unit.plugins.smtp_servers import PASSWORD, QUEUE_ID, USERNAME, SmtpServer, closed_port
+
+RESULT_KEYS = {
+    "changed", "msg", "host", "port", "security", "stages", "stage_failed", "transcript", "capabilities", "tls", "auth_mechanism",
+    "recipients", "queue_id", "message_id", "token", "sent", "would_send", "diagnosis",
+}  # fmt: skip
+
+
+class ExitJson(Exception):
+    pass
+
+
+class FailJson(Exception):
+    pass
+
+
+@pytest.fixture(autouse=True)
+def patch_exit(monkeypatch):
+    def exit_json(self, **kwargs):
+        raise ExitJson(kwargs)
+
+    def fail_json(self, **kwargs):
+        kwargs["failed"] = True
+        raise FailJson(kwargs)
+
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+
+
+def run_module(args: dict, *, check_mode: bool = False) -> tuple[bool, dict]:
+    if check_mode:
+        args = {**args, "_ansible_check_mode": True}
+    with patch_module_args(args):
+        try:
+            smtp_test.main()
+        except ExitJson as exc:
+            return False, exc.args[0]
+        except FailJson as exc:
+            return True, exc.args[0]
+    raise AssertionError("module returned without exit_json or fail_json")
+
+
+def assert_clean(result: dict, *extra: str) -> None:
+    dumped = json.dumps(result)
+    forms = [PASSWORD, base64.b64encode(PASSWORD.encode()).decode(), base64.b64encode(f"\0{USERNAME}\0{PASSWORD}".encode()).decode(), *extra]
+    for form in forms:
+        assert form not in dumped
+
+
+def base_args(port: int, certs, **kwargs) -> dict:
+    args = {
+        "host": "127.0.0.1",
+        "port": port,
+        "username": USERNAME,
+        "password": PASSWORD,
+        "ca_path": certs.ca_file,
+        "helo": "client.example.test",
+        "mail_from": "alerts@example.test",
+        "rcpt_to": ["ops@example.test"],
+        "timeout": 3,
+    }
+    args.update(kwargs)
+    return args
+
+
+def test_send(certs):
+    with SmtpServer(certs, mode="starttls") as server:
+        failed, result = run_module(base_args(server.port, certs))
+        assert len(server.messages) == 1
+    assert not failed, result["msg"]
+    assert set(result) == RESULT_KEYS
+    assert result["changed"] is True and result["sent"] is True
+    assert result["queue_id"] == QUEUE_ID
+    assert result["stage_failed"] is None and result["diagnosis"] is None
+    assert {"dir": "->", "text": "EHLO client.example.test"} in result["transcript"]
+    assert result["msg"].startswith(f"Message {result['message_id']} accepted")
+    assert_clean(result)
+
+
+def test_check_mode_sends_no_message(certs):
+    with SmtpServer(certs, mode="starttls") as server:
+        failed, result = run_module(base_args(server.port, certs), check_mode=True)
+        assert server.messages == []
+        assert "DATA" not in server.handler.commands
+    assert not failed
+    assert result["changed"] is True and result["sent"] is False and result["would_send"] is True
+    assert result["stages"][-2]["name"] == "rcpt"
+
+
+def test_probe_only_is_not_changed(certs):
+    with SmtpServer(certs, mode="starttls") as server:
+        failed, result = run_module(base_args(server.port, certs, quit_after="auth"))
+    assert not failed and result["changed"] is False
+    assert result["auth_mechanism"] == "PLAIN"
+
+
+@pytest.mark.parametrize("mechanism", ["plain", "login"])
+def test_auth_failure_is_structured_and_redacted(certs, mechanism):
+    wrong = "Wr0ng-" + PASSWORD
+    with SmtpServer(certs, mode="starttls") as server:
+        failed, result = run_module(base_args(server.port, certs, password=wrong, auth_mechanism=mechanism))
+        assert server.messages == []
+    assert failed
+    assert set(result) == RESULT_KEYS | {"failed"}
+    assert result["stage_failed"] == "auth"
+    assert result["diagnosis"]["code"] == "auth_failed"
+    assert result["stages"][-1] == {
+        "name": "auth",
+        "ok": False,
+        "code": 535,
+        "enhanced_code": "5.7.8",
+        "text": "5.7.8 Error: authentication failed: authentication failure",
+        "elapsed_ms": result["stages"][-1]["elapsed_ms"],
+    }
+    assert_clean(result, wrong, base64.b64encode(wrong.encode()).decode(), base64.b64encode(f"\0{USERNAME}\0{wrong}".encode()).decode())
+
+
+def test_refused_is_structured():
+    port = closed_port()
+    failed, result = run_module({"host": "127.0.0.1", "port": port, "security": "none", "mail_from": "a@example.test", "rcpt_to": ["b@example.test"]})
+    assert failed
+    assert set(result) == RESULT_KEYS | {"failed"}
+    assert result["stage_failed"] == "connect"
+    assert result["diagnosis"]["code"] == "connection_refused"
+    assert result["changed"] is False
+
+
+def test_plaintext_credentials_rejected_before_connecting():
+    args = {"host": "127.0.0.1", "port": closed_port(), "security": "none", "username": USERNAME, "password": PASSWORD, "quit_after": "auth"}
+    failed, result = run_module(args)
+    assert failed
+    assert set(result) == RESULT_KEYS | {"failed"}
+    assert "allow_plaintext_auth" in result["msg"]
+    assert result["stages"] == [] and result["transcript"] == []
+    assert_clean(result)
+
+
+def test_self_signed_fails_by_default_and_passes_with_ca_path(certs):
+    with SmtpServer(certs, mode="tls") as server:
+        args = base_args(server.port, certs, security="tls", quit_after="ehlo")
+        del args["ca_path"]
+        failed, result = run_module(args)
+        assert failed and result["diagnosis"]["code"] == "cert_untrusted" and result["stage_failed"] == "tls"
+        failed, result = run_module(base_args(server.port, certs, security="tls", quit_after="ehlo"))
+        assert not failed and result["tls"]["verified"] is True
+
+
+def test_rejected_recipient_option(certs):
+    with SmtpServer(certs, mode="starttls") as server:
+        args = base_args(server.port, certs, rcpt_to=["ops@example.test", "nobody@example.test"])
+        failed, result = run_module(args)
+        assert failed and result["diagnosis"]["code"] == "unknown_recipient" and server.messages == []
+        failed, result = run_module({**args, "fail_on_rejected_recipient": False})
+        assert not failed and result["sent"] is True
+        assert result["recipients"]["nobody@example.test"]["accepted"] is False
+        assert len(server.messages) == 1
