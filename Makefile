@@ -13,7 +13,7 @@ test: ## Install what is needed, then run lint, sanity, unit, integration and mo
 setup: ## Install Debian packages and the virtual environment only
 	@tests/run.sh setup
 
-lint sanity unit integration molecule: ## Run one step (after `make setup`)
+lint sanity package unit integration molecule: ## Run one step (after `make setup`)
 	@tests/run.sh $@
 
 lab-image: ## Build (or reuse) the lab image for MAILOPS_LAB_SUITE (bookworm | trixie)

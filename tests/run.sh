@@ -3,7 +3,7 @@
 # shellcheck disable=SC2317
 # `make test`: install what the project needs, then run every check in order and print a summary.
 #
-#   tests/run.sh [STEP ...]     STEP: setup lint sanity unit integration molecule (default: all, in that order)
+#   tests/run.sh [STEP ...]     STEP: setup lint sanity package unit integration molecule (default: all, in that order)
 #
 # Environment:
 #   MAILOPS_LAB_SUITE   bookworm (default) or trixie: the Debian release of the lab hosts
@@ -123,6 +123,26 @@ run_sanity() {
     (cd "$dest" && ansible-test sanity --local --python 3.11 --color no)
 }
 
+PACKAGE_COUNTS=""
+run_package() {
+    step "package: ansible-galaxy collection build and install"
+    local out="$cache/package" tarball bad modules=() m
+    rm -rf "$out" && mkdir -p "$out"
+    ansible-galaxy collection build --output-path "$out" . || return 1
+    tarball=$(find "$out" -maxdepth 1 -name 'mailops-notify-*.tar.gz' | head -n1)
+    bad=$(tar -tzf "$tarball" | grep -E '^(tests|molecule|lab|\.ci|\.cache|\.venv|Makefile|requirements-dev)' || true)
+    if [ -n "$bad" ]; then
+        printf 'the collection tarball carries files that are not collection content:\n%s\n' "$bad"
+        return 1
+    fi
+    ansible-galaxy collection install -p "$out/installed" "$tarball" || return 1
+    mapfile -t modules < <(tar -tzf "$tarball" | sed -n 's|^plugins/modules/\(.*\)\.py$|\1|p' | sort)
+    for m in "${modules[@]}"; do
+        ANSIBLE_COLLECTIONS_PATH="$out/installed" ansible-doc "mailops.notify.$m" >/dev/null || { echo "ansible-doc failed for $m"; return 1; }
+    done
+    PACKAGE_COUNTS="$(tar -tzf "$tarball" | grep -c -v '/$') files, ${#modules[@]} modules documented"
+}
+
 UNIT_COUNTS=""
 run_unit() {
     step "unit: pytest tests/unit"
@@ -171,11 +191,12 @@ run_molecule() {
 }
 
 steps=("$@")
-[ ${#steps[@]} -gt 0 ] || steps=(setup lint sanity unit integration molecule)
+[ ${#steps[@]} -gt 0 ] || steps=(setup lint sanity package unit integration molecule)
 for s in "${steps[@]}"; do
     t0=$SECONDS
     if "run_$s"; then status=ok; else status=FAILED; fi
     case $s in
+        package) detail=$PACKAGE_COUNTS ;;
         unit) detail=$UNIT_COUNTS ;;
         integration) detail=$INTEGRATION_COUNTS ;;
         molecule) detail=$MOLECULE_COUNTS ;;

@@ -1,0 +1,285 @@
+# This module util is PRIVATE to the collection. It can have breaking changes at any time.
+# Copyright (c) 2026, mailops.notify contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Gitea / Forgejo backend: the ``[mailer]`` section of ``app.ini`` and ``[service] ENABLE_NOTIFY_MAIL``.
+
+The file is edited line by line: a key line is rewritten only when its value changes, a missing
+key is added after the last key of its section, a missing section is appended.  Keys of the same
+name in other sections (``[database] HOST``, ``USER``, ``PASSWD``) are never touched.
+Values that go-ini would cut at ``#`` or ``;`` or unquote are written in backticks, as Gitea's
+documentation recommends for ``PASSWD``.
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+from email.utils import formataddr, parseaddr
+
+from ansible_collections.mailops.notify.plugins.module_utils._settings import (
+    MASK,
+    Backend,
+    Desired,
+    SettingsFormatError,
+    SettingsValidationError,
+)
+
+__all__ = ["GiteaBackend", "get_value", "read_ini", "set_value"]
+
+_SECTION_RE = re.compile(r"^[ \t]*\[(?P<name>[^\]\r\n]+)\][ \t]*(?:[#;].*)?$")
+_KEY_RE = re.compile(r"^(?P<indent>[ \t]*)(?P<key>[^\s=#;\[][^=\r\n]*?)(?P<sep>[ \t]*=[ \t]*)(?P<value>[^\r\n]*)$")
+
+_SECURITY_TO_PROTOCOL = {"none": "smtp", "starttls": "smtp+starttls", "tls": "smtps"}
+_PROTOCOL_TO_SECURITY = {"smtp": "none", "smtp+starttls": "starttls", "smtp+startls": "starttls", "smtps": "tls"}
+_PORT_TO_PROTOCOL = {"25": "smtp", "465": "smtps", "587": "smtp+starttls"}
+_DEPRECATED = {
+    "MAILER_TYPE": "PROTOCOL",
+    "HOST": "SMTP_ADDR and SMTP_PORT",
+    "IS_TLS_ENABLED": "PROTOCOL",
+    "DISABLE_HELO": "ENABLE_HELO",
+    "SKIP_VERIFY": "FORCE_TRUST_SERVER_CERT",
+    "USE_CERTIFICATE": "USE_CLIENT_CERT",
+    "CERT_FILE": "CLIENT_CERT_FILE",
+    "KEY_FILE": "CLIENT_KEY_FILE",
+    "ENABLE_HTML_ALTERNATIVE": "SEND_AS_PLAIN_TEXT",
+}
+_COVERED = {
+    "ENABLED": "enabled",
+    "SMTP_ADDR": "host",
+    "SMTP_PORT": "port",
+    "PROTOCOL": "security",
+    "HELO_HOSTNAME": "helo_domain",
+    "USER": "username",
+    "PASSWD": "password",
+    "FROM": "from_address",
+    "FORCE_TRUST_SERVER_CERT": "validate_certs",
+}
+_EXTRA_KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+
+def decode_value(raw: str) -> str:
+    """Decode a value the way go-ini (Gitea's loader) does."""
+    raw = raw.strip()
+    if raw.startswith('"""'):
+        return raw[3:-3] if raw.endswith('"""') and len(raw) >= 6 else raw[3:]
+    if raw[:1] in ("`", '"'):
+        end = raw.find(raw[0], 1)
+        if end > 0:
+            return raw[1:end]
+    cut = min([i for i in (raw.find("#"), raw.find(";")) if i >= 0], default=-1)
+    if cut >= 0:
+        raw = raw[:cut]
+    return raw.strip()
+
+
+def encode_value(option: str, value: str) -> str:
+    if value == value.strip() and not re.search(r"[#;\"'`\r\n]", value):
+        return value
+    if "`" in value or "\n" in value or "\r" in value:
+        raise SettingsValidationError(option, "app.ini cannot store this value: it needs quoting but contains a backtick or a line break")
+    return f"`{value}`"
+
+
+def _lines(text: str) -> list[str]:
+    return text.splitlines(keepends=True)
+
+
+def read_ini(text: str) -> dict[str, dict[str, str]]:
+    """Sections -> keys -> decoded values ('' is the section before the first header)."""
+    data: dict[str, dict[str, str]] = {"": {}}
+    section = ""
+    for line in _lines(text):
+        body = line.rstrip("\r\n")
+        if not body.strip() or body.lstrip().startswith(("#", ";")):
+            continue
+        match = _SECTION_RE.match(body)
+        if match:
+            section = match.group("name").strip()
+            data.setdefault(section, {})
+            continue
+        match = _KEY_RE.match(body)
+        if match:
+            data[section][match.group("key").strip()] = decode_value(match.group("value"))
+    return data
+
+
+def get_value(text: str, section: str, key: str) -> str | None:
+    return read_ini(text).get(section, {}).get(key)
+
+
+def set_value(text: str, section: str, key: str, value: str, option: str) -> str:
+    encoded = encode_value(option, value)
+    lines = _lines(text)
+    current = ""
+    section_found = False
+    last_key_at = None
+    header_at = None
+    changed_any = False
+    present = False
+    for index, line in enumerate(lines):
+        body = line.rstrip("\r\n")
+        match = _SECTION_RE.match(body)
+        if match:
+            current = match.group("name").strip()
+            if current == section:
+                section_found = True
+                header_at = index
+            continue
+        if current != section or not body.strip() or body.lstrip().startswith(("#", ";")):
+            continue
+        match = _KEY_RE.match(body)
+        if not match:
+            continue
+        last_key_at = index
+        if match.group("key").strip() != key:
+            continue
+        present = True
+        if decode_value(match.group("value")) == value:
+            continue
+        sep = match.group("sep")
+        if not encoded:
+            sep = sep.rstrip()
+        elif not sep.endswith((" ", "\t")) and sep.startswith((" ", "\t")):
+            sep = sep + " "
+        lines[index] = match.group("indent") + match.group("key") + sep + encoded + line[len(body) :]
+        changed_any = True
+    if present:
+        return "".join(lines) if changed_any else text
+    newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+    new_line = f"{key} = {encoded}" if encoded else f"{key} ="
+    if section_found:
+        anchor = last_key_at if last_key_at is not None else header_at
+        if not lines[anchor].endswith("\n"):
+            lines[anchor] += newline
+        lines.insert(anchor + 1, new_line + newline)
+        return "".join(lines)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += newline
+    if lines and lines[-1].strip():
+        lines.append(newline)
+    lines.append(f"[{section}]" + newline)
+    lines.append(new_line + newline)
+    return "".join(lines)
+
+
+def _bool(value: str | None) -> bool | None:
+    if value is None or value == "":
+        return None
+    return value.lower() in ("true", "1", "yes", "on")
+
+
+class GiteaBackend(Backend):
+    app = "gitea"
+    # Gitea negotiates the mechanism with the server (CRAM-MD5, PLAIN or LOGIN, whichever is offered).
+    auth_values = ("none", "plain", "login", "cram-md5")
+    unsupported: t.ClassVar[dict[str, str]] = {
+        "reply_to": "Gitea has no Reply-To setting for notification mail",
+        "support_address": "Gitea has no support-address mail setting",
+        "discard_to_noreply": "this is an inbound-mail setting of the MTA; the role's Postfix part discards noreply mail",
+    }
+    password_comparison = "app.ini stores [mailer] PASSWD in clear text; the stored (unquoted) value is compared with the requested one"
+
+    def read(self, state: str) -> dict[str, t.Any]:
+        data = read_ini(state)
+        mailer = data.get("mailer", {})
+        service = data.get("service", {})
+        out: dict[str, t.Any] = {}
+        enabled = _bool(mailer.get("ENABLED"))
+        notify = _bool(service.get("ENABLE_NOTIFY_MAIL"))
+        out["enabled"] = bool(enabled) and bool(notify)
+        out["host"] = mailer.get("SMTP_ADDR")
+        port = mailer.get("SMTP_PORT")
+        out["port"] = int(port) if port and port.isdigit() else None
+        protocol = mailer.get("PROTOCOL") or _PORT_TO_PROTOCOL.get(port or "", "")
+        out["security"] = _PROTOCOL_TO_SECURITY.get(protocol)
+        out["username"] = mailer.get("USER")
+        out["password"] = mailer.get("PASSWD", "")
+        out["auth"] = "plain" if mailer.get("USER") else "none"
+        out["helo_domain"] = mailer.get("HELO_HOSTNAME")
+        if "FROM" in mailer:
+            name, address = parseaddr(mailer["FROM"])
+            out["from_address"] = address or mailer["FROM"]
+            out["from_name"] = name or None
+        trust = _bool(mailer.get("FORCE_TRUST_SERVER_CERT"))
+        out["validate_certs"] = None if trust is None else not trust
+        return out
+
+    def render(self, state: str, desired: Desired) -> str:
+        v = desired.values
+        updates: list[tuple[str, str, str, str]] = []
+
+        def put(key: str, value: t.Any, option: str, section: str = "mailer") -> None:
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            updates.append((section, key, "" if value is None else str(value), option))
+
+        if "enabled" in v:
+            put("ENABLED", bool(v["enabled"]), "enabled")
+            put("ENABLE_NOTIFY_MAIL", bool(v["enabled"]), "enabled", "service")
+        if "security" in v:
+            put("PROTOCOL", _SECURITY_TO_PROTOCOL[v["security"]], "security")
+        if "host" in v:
+            put("SMTP_ADDR", v["host"], "host")
+        if "port" in v:
+            put("SMTP_PORT", v["port"], "port")
+        if "helo_domain" in v:
+            put("HELO_HOSTNAME", v["helo_domain"], "helo_domain")
+        if "auth" in v and v["auth"] == "none":
+            put("USER", "", "auth")
+            put("PASSWD", "", "auth")
+        if "username" in v:
+            put("USER", v["username"], "username")
+        if "password" in v:
+            put("PASSWD", v["password"], "password")
+        if "from_address" in v or "from_name" in v:
+            current = self.read(state)
+            address = v.get("from_address", current.get("from_address"))
+            name = v.get("from_name", current.get("from_name"))
+            if not address:
+                raise SettingsValidationError("from_name", "app=gitea stores the sender name inside FROM; set from_address too")
+            put("FROM", formataddr((name, address)) if name else address, "from_address")
+        if "validate_certs" in v:
+            put("FORCE_TRUST_SERVER_CERT", not v["validate_certs"], "validate_certs")
+        managed = {key for _section, key, _value, _option in updates}
+        for key, value in desired.extra.items():
+            option = f"extra.{key}"
+            if not _EXTRA_KEY_RE.match(key):
+                raise SettingsValidationError(option, "app=gitea extra keys are upper-case [mailer] keys such as SUBJECT_PREFIX")
+            if key in _DEPRECATED:
+                raise SettingsValidationError(option, f"is deprecated since Gitea 1.18; use {_DEPRECATED[key]}")
+            if key in managed:
+                raise SettingsValidationError(option, f"is already set through the option {_COVERED.get(key, '?')}; do not set it in extra too")
+            if isinstance(value, (dict, list)):
+                raise SettingsValidationError(option, "must be a scalar")
+            put(key, value, option)
+        text = state
+        for section, key, value, option in updates:
+            text = set_value(text, section, key, value, option)
+        return text
+
+    def mask(self, state: str) -> str:
+        if not get_value(state, "mailer", "PASSWD"):
+            return state
+        return set_value(state, "mailer", "PASSWD", MASK, "password")
+
+    def check(self, state: str) -> None:
+        mailer = read_ini(state).get("mailer", {})
+        sender = mailer.get("FROM")
+        if sender and "@" not in parseaddr(sender)[1]:
+            raise SettingsFormatError(f"app.ini [mailer] FROM {sender!r} is not an RFC 5322 address (Gitea refuses to start)")
+        protocol = mailer.get("PROTOCOL")
+        if protocol and protocol not in ("smtp", "smtps", "smtp+starttls", "smtp+startls", "smtp+unix", "sendmail", "dummy"):
+            raise SettingsFormatError(f"app.ini [mailer] PROTOCOL {protocol!r} is not one Gitea knows")
+
+    def warnings(self, state: str) -> list[str]:
+        mailer = read_ini(state).get("mailer", {})
+        out = [f"app.ini [mailer] still has the deprecated key {key}; Gitea 1.18+ uses {new} instead" for key, new in _DEPRECATED.items() if key in mailer]
+        if mailer.get("PROTOCOL") == "smtp" and mailer.get("SMTP_ADDR") and not _is_local(mailer["SMTP_ADDR"]):
+            out.append("app.ini [mailer] PROTOCOL=smtp sends in plaintext to a remote server (Gitea logs a warning for this too)")
+        return out
+
+
+def _is_local(host: str) -> bool:
+    return host in ("localhost", "127.0.0.1", "::1")

@@ -1,0 +1,354 @@
+# This module util is PRIVATE to the collection. It can have breaking changes at any time.
+# Copyright (c) 2026, mailops.notify contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""GitLab Omnibus backend: the ``gitlab_rails['smtp_*']`` and ``gitlab_rails['gitlab_email_*']`` lines of ``gitlab.rb``.
+
+Only those lines are touched.  An active line is rewritten in place (a trailing comment is kept);
+a key that has no active line is added right after its commented template line
+(``# gitlab_rails['smtp_address'] = "smtp.server"``), or else after the last SMTP line, or at the
+end of the file.  Values are written as Ruby literals (string, integer, true/false, nil).
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+
+from ansible_collections.mailops.notify.plugins.module_utils._settings import (
+    MASK,
+    Backend,
+    Desired,
+    SettingsFormatError,
+    SettingsValidationError,
+)
+
+__all__ = ["GitlabBackend", "parse_ruby_literal", "read_keys", "ruby_literal"]
+
+_LINE_RE = re.compile(
+    r"^(?P<indent>[ \t]*)(?P<comment>#[ \t]*)?gitlab_rails\[(?P<q>['\"])(?P<key>[A-Za-z0-9_]+)(?P=q)\](?P<eq>[ \t]*=[ \t]*)(?P<rhs>[^\r\n]*)$"
+)
+_EXTRA_KEY_RE = re.compile(r"^(smtp_|gitlab_email_)[a-z0-9_]+$")
+_VERIFY_MODES = ("none", "peer", "client_once", "fail_if_no_peer_cert")
+_AUTH_TO_RB = {"plain": "plain", "login": "login", "cram-md5": "cram_md5"}
+_RB_TO_AUTH = {"plain": "plain", "login": "login", "cram_md5": "cram-md5", "cram-md5": "cram-md5"}
+
+
+class _Dynamic:
+    """A right-hand side that is not a plain literal (ENV[...], an expression...)."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def __eq__(self, other: object) -> bool:
+        return False
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+_DQ_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "0": "\0", "s": " ", "e": "\x1b", "\\": "\\", '"': '"', "'": "'", "#": "#"}
+
+
+def parse_ruby_literal(rhs: str) -> tuple[t.Any, str]:
+    """Parse the literal at the start of ``rhs``; return (value, rest-of-line after it, incl. spaces)."""
+    text = rhs
+    if text.startswith('"'):
+        out, i = [], 1
+        while i < len(text):
+            char = text[i]
+            if char == "\\" and i + 1 < len(text):
+                nxt = text[i + 1]
+                if nxt not in _DQ_ESCAPES:
+                    return _Dynamic(rhs), ""
+                out.append(_DQ_ESCAPES[nxt])
+                i += 2
+                continue
+            if char == "#" and i + 1 < len(text) and text[i + 1] in "{$@":
+                return _Dynamic(rhs), ""
+            if char == '"':
+                return "".join(out), _rest(rhs, text[i + 1 :])
+            out.append(char)
+            i += 1
+        return _Dynamic(rhs), ""
+    if text.startswith("'"):
+        out, i = [], 1
+        while i < len(text):
+            char = text[i]
+            if char == "\\" and i + 1 < len(text) and text[i + 1] in "\\'":
+                out.append(text[i + 1])
+                i += 2
+                continue
+            if char == "'":
+                return "".join(out), _rest(rhs, text[i + 1 :])
+            out.append(char)
+            i += 1
+        return _Dynamic(rhs), ""
+    match = re.match(r"^(true|false|nil|-?\d+|:[A-Za-z_][A-Za-z0-9_]*)(?![A-Za-z0-9_.\[(])", text)
+    if match:
+        token = match.group(1)
+        value: t.Any
+        if token == "true":
+            value = True
+        elif token == "false":
+            value = False
+        elif token == "nil":
+            value = None
+        elif token.startswith(":"):
+            value = token[1:]
+        else:
+            value = int(token)
+        return value, _rest(rhs, text[match.end() :])
+    return _Dynamic(rhs), ""
+
+
+def _rest(rhs: str, rest: str) -> t.Any:
+    if rest.strip() == "" or rest.lstrip().startswith("#"):
+        return rest
+    raise _NotLiteral()
+
+
+class _NotLiteral(Exception):
+    pass
+
+
+def _parse_rhs(rhs: str) -> tuple[t.Any, str]:
+    try:
+        return parse_ruby_literal(rhs)
+    except _NotLiteral:
+        return _Dynamic(rhs), ""
+
+
+def ruby_literal(value: t.Any) -> str:
+    if value is None:
+        return "nil"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return str(value)
+    text = str(value)
+    if not re.search(r"[\"\\#\x00-\x1f]", text):
+        return f'"{text}"'
+    if re.search(r"[\x00-\x1f]", text):
+        out = []
+        for char in text:
+            if char in '"\\#':
+                out.append("\\" + char)
+            elif char == "\n":
+                out.append("\\n")
+            elif char == "\t":
+                out.append("\\t")
+            elif char == "\r":
+                out.append("\\r")
+            elif ord(char) < 0x20:
+                out.append(f"\\u{ord(char):04x}")
+            else:
+                out.append(char)
+        return '"' + "".join(out) + '"'
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _lines(text: str) -> list[str]:
+    return text.splitlines(keepends=True)
+
+
+def read_keys(text: str) -> dict[str, t.Any]:
+    """The effective value of every active ``gitlab_rails['...']`` literal line (last one wins)."""
+    values: dict[str, t.Any] = {}
+    for line in _lines(text):
+        match = _LINE_RE.match(line.rstrip("\r\n"))
+        if match and not match.group("comment"):
+            values[match.group("key")] = _parse_rhs(match.group("rhs"))[0]
+    return values
+
+
+def _is_mail_key(key: str) -> bool:
+    return key.startswith("smtp_") or key.startswith("gitlab_email_")
+
+
+def set_key(text: str, key: str, value: t.Any) -> str:
+    lines = _lines(text)
+    literal = ruby_literal(value)
+    found = False
+    template_at = None
+    last_mail_at = None
+    for index, line in enumerate(lines):
+        body = line.rstrip("\r\n")
+        match = _LINE_RE.match(body)
+        if not match:
+            continue
+        if _is_mail_key(match.group("key")):
+            last_mail_at = index
+        if match.group("key") != key:
+            continue
+        if match.group("comment"):
+            template_at = index
+            continue
+        found = True
+        current, rest = _parse_rhs(match.group("rhs"))
+        if not isinstance(current, _Dynamic) and type(current) is type(value) and current == value:
+            continue
+        ending = line[len(body) :]
+        prefix = body[: match.start("rhs")]
+        lines[index] = prefix + literal + rest + ending
+    if found:
+        return "".join(lines)
+    new_line = f"gitlab_rails['{key}'] = {literal}"
+    anchor = template_at if template_at is not None else last_mail_at
+    newline = "\r\n" if lines and lines[0].endswith("\r\n") else "\n"
+    if anchor is None:
+        if lines and not lines[-1].endswith("\n"):
+            lines[-1] += newline
+        lines.append(new_line + newline)
+    else:
+        if not lines[anchor].endswith("\n"):
+            lines[anchor] += newline
+        lines.insert(anchor + 1, new_line + newline)
+    return "".join(lines)
+
+
+class GitlabBackend(Backend):
+    app = "gitlab"
+    unsupported: t.ClassVar[dict[str, str]] = {
+        "support_address": "GitLab has no support-address mail setting (use the help page settings in the Admin Area)",
+        "discard_to_noreply": "this is an inbound-mail setting of the MTA; the role's Postfix part discards noreply mail",
+    }
+    password_comparison = "gitlab.rb stores smtp_password as a Ruby string literal; the stored value is compared with the requested one"
+
+    def read(self, state: str) -> dict[str, t.Any]:
+        keys = read_keys(state)
+
+        def get(name: str) -> t.Any:
+            value = keys.get(name)
+            return None if isinstance(value, _Dynamic) else value
+
+        out: dict[str, t.Any] = {}
+        enabled = get("gitlab_email_enabled")
+        out["enabled"] = bool(get("smtp_enable")) and enabled is not False
+        out["host"] = get("smtp_address")
+        port = get("smtp_port")
+        out["port"] = int(port) if isinstance(port, str) and port.isdigit() else port
+        if get("smtp_tls") or get("smtp_ssl"):
+            out["security"] = "tls"
+        elif get("smtp_enable_starttls_auto"):
+            out["security"] = "starttls"
+        else:
+            out["security"] = "none"
+        auth = get("smtp_authentication")
+        out["auth"] = _RB_TO_AUTH.get(str(auth), str(auth)) if auth not in (None, False, "") else "none"
+        out["username"] = get("smtp_user_name")
+        pw = keys.get("smtp_password")
+        # absent or nil: no password stored; not a literal (ENV[...]): unknown
+        out["password"] = None if isinstance(pw, _Dynamic) else (pw or "")
+        out["helo_domain"] = get("smtp_domain")
+        out["from_address"] = get("gitlab_email_from")
+        out["from_name"] = get("gitlab_email_display_name")
+        out["reply_to"] = get("gitlab_email_reply_to")
+        mode = get("smtp_openssl_verify_mode")
+        out["validate_certs"] = None if mode is None else mode != "none"
+        return out
+
+    def _updates(self, desired: Desired) -> list[tuple[str, t.Any]]:
+        v = desired.values
+        updates: list[tuple[str, t.Any]] = []
+        if "enabled" in v:
+            updates.append(("smtp_enable", bool(v["enabled"])))
+            updates.append(("gitlab_email_enabled", bool(v["enabled"])))
+        if "host" in v:
+            updates.append(("smtp_address", v["host"]))
+        if "port" in v:
+            updates.append(("smtp_port", int(v["port"])))
+        if "username" in v:
+            updates.append(("smtp_user_name", v["username"] or None))
+        if "password" in v:
+            pw = v["password"]
+            if pw and ("'" in pw or '"' in pw):
+                raise SettingsValidationError(
+                    "password", "app=gitlab: smtp_password must not contain Ruby/YAML string delimiters (' or \"), as the GitLab docs warn"
+                )
+            updates.append(("smtp_password", pw or None))
+        if "helo_domain" in v:
+            updates.append(("smtp_domain", v["helo_domain"] or None))
+        if "auth" in v:
+            auth = v["auth"]
+            updates.append(("smtp_authentication", _AUTH_TO_RB.get(auth)))
+            if auth == "none":
+                updates.append(("smtp_user_name", None))
+                updates.append(("smtp_password", None))
+        if "security" in v:
+            security = v["security"]
+            updates.append(("smtp_enable_starttls_auto", security == "starttls"))
+            updates.append(("smtp_tls", security == "tls"))
+        if "validate_certs" in v:
+            updates.append(("smtp_openssl_verify_mode", "peer" if v["validate_certs"] else "none"))
+        if "from_address" in v:
+            updates.append(("gitlab_email_from", v["from_address"]))
+        if "from_name" in v:
+            updates.append(("gitlab_email_display_name", v["from_name"]))
+        if "reply_to" in v:
+            updates.append(("gitlab_email_reply_to", v["reply_to"]))
+        managed = {key for key, _value in updates}
+        for key, value in desired.extra.items():
+            option = f"extra.{key}"
+            if not _EXTRA_KEY_RE.match(key):
+                raise SettingsValidationError(option, "app=gitlab extra keys are gitlab_rails smtp_* or gitlab_email_* keys only")
+            if key in managed:
+                raise SettingsValidationError(option, f"is already set through the option {_COVERED.get(key, '?')}; do not set it in extra too")
+            if key == "smtp_openssl_verify_mode" and value not in _VERIFY_MODES:
+                raise SettingsValidationError(option, f"must be one of {', '.join(_VERIFY_MODES)}")
+            if isinstance(value, (dict, list, float)):
+                raise SettingsValidationError(option, "must be a string, an integer, a boolean or null")
+            updates.append((key, value))
+        return updates
+
+    def render(self, state: str, desired: Desired) -> str:
+        text = state
+        for key, value in self._updates(desired):
+            text = set_key(text, key, value)
+        return text
+
+    def mask(self, state: str) -> str:
+        keys = read_keys(state)
+        if keys.get("smtp_password") in (None, ""):
+            return state
+        out = []
+        for line in _lines(state):
+            body = line.rstrip("\r\n")
+            match = _LINE_RE.match(body)
+            if match and not match.group("comment") and match.group("key") == "smtp_password":
+                out.append(body[: match.start("rhs")] + f'"{MASK}"' + line[len(body) :])
+                continue
+            out.append(line)
+        return "".join(out)
+
+    def check(self, state: str) -> None:
+        if "\0" in state:
+            raise SettingsFormatError("gitlab.rb contains a NUL byte")
+
+    def warnings(self, state: str) -> list[str]:
+        keys = read_keys(state)
+        return [
+            f"gitlab.rb: gitlab_rails['{key}'] is not a literal" + ("" if key == "smtp_password" else f" ({value.source!r})") + "; it was left as it is"
+            for key, value in keys.items()
+            if isinstance(value, _Dynamic) and _is_mail_key(key)
+        ]
+
+
+_COVERED = {
+    "smtp_enable": "enabled",
+    "gitlab_email_enabled": "enabled",
+    "smtp_address": "host",
+    "smtp_port": "port",
+    "smtp_user_name": "username",
+    "smtp_password": "password",
+    "smtp_domain": "helo_domain",
+    "smtp_authentication": "auth",
+    "smtp_enable_starttls_auto": "security",
+    "smtp_tls": "security",
+    "smtp_openssl_verify_mode": "validate_certs",
+    "gitlab_email_from": "from_address",
+    "gitlab_email_display_name": "from_name",
+    "gitlab_email_reply_to": "reply_to",
+}

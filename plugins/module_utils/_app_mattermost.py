@@ -1,0 +1,411 @@
+# This module util is PRIVATE to the collection. It can have breaking changes at any time.
+# Copyright (c) 2026, mailops.notify contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Mattermost backend: ``EmailSettings`` in ``config.json``.
+
+The file is edited in place: only the text of the values that change is replaced, so every other
+byte (indentation style, key order, escaping of untouched values) stays as it was.  Values keep
+the JSON types of Mattermost's ``model.EmailSettings`` struct (``SMTPPort`` is a string).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import typing as t
+from json.decoder import scanstring
+
+from ansible_collections.mailops.notify.plugins.module_utils._settings import (
+    MASK,
+    Backend,
+    Desired,
+    SettingsFormatError,
+    SettingsValidationError,
+)
+
+__all__ = ["EMAIL_SETTINGS_TYPES", "MattermostBackend", "get_path", "is_json_type", "set_path"]
+
+# model.EmailSettings (server/public/model/config.go): JSON key -> Python type of the JSON value.
+EMAIL_SETTINGS_TYPES: dict[str, type] = {
+    "EnableSignUpWithEmail": bool,
+    "EnableSignInWithEmail": bool,
+    "EnableSignInWithUsername": bool,
+    "SendEmailNotifications": bool,
+    "UseChannelInEmailNotifications": bool,
+    "RequireEmailVerification": bool,
+    "FeedbackName": str,
+    "FeedbackEmail": str,
+    "ReplyToAddress": str,
+    "FeedbackOrganization": str,
+    "EnableSMTPAuth": bool,
+    "SMTPUsername": str,
+    "SMTPPassword": str,
+    "SMTPServer": str,
+    "SMTPPort": str,
+    "SMTPServerTimeout": int,
+    "ConnectionSecurity": str,
+    "SendPushNotifications": bool,
+    "PushNotificationServer": str,
+    "PushNotificationContents": str,
+    "PushNotificationBuffer": int,
+    "EnableEmailBatching": bool,
+    "EmailBatchingBufferSize": int,
+    "EmailBatchingInterval": int,
+    "EnablePreviewModeBanner": bool,
+    "SkipServerCertificateVerification": bool,
+    "EmailNotificationContentsType": str,
+    "LoginButtonColor": str,
+    "LoginButtonBorderColor": str,
+    "LoginButtonTextColor": str,
+}
+
+
+def is_json_type(value: t.Any, kind: type) -> bool:
+    """Whether a decoded JSON value has the JSON type that ``kind`` stands for (a bool is not an int here)."""
+    return isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+
+
+_SECURITY_TO_MM = {"none": "", "starttls": "STARTTLS", "tls": "TLS"}
+_MM_TO_SECURITY = {"": "none", "PLAIN": "none", "STARTTLS": "starttls", "TLS": "tls"}
+
+# common field -> EmailSettings key (extra keys for these are refused: use the option)
+_FIELD_KEYS = {
+    "enabled": "EmailSettings.SendEmailNotifications",
+    "host": "EmailSettings.SMTPServer",
+    "port": "EmailSettings.SMTPPort",
+    "security": "EmailSettings.ConnectionSecurity",
+    "auth": "EmailSettings.EnableSMTPAuth",
+    "username": "EmailSettings.SMTPUsername",
+    "password": "EmailSettings.SMTPPassword",
+    "from_address": "EmailSettings.FeedbackEmail",
+    "from_name": "EmailSettings.FeedbackName",
+    "reply_to": "EmailSettings.ReplyToAddress",
+    "validate_certs": "EmailSettings.SkipServerCertificateVerification",
+    "support_address": "SupportSettings.SupportEmail",
+}
+_KEY_TO_FIELD = {key: name for name, key in _FIELD_KEYS.items()}
+
+_ENUMS = {
+    "EmailSettings.PushNotificationContents": ("generic_no_channel", "generic", "full", "id_loaded"),
+    "EmailSettings.EmailNotificationContentsType": ("full", "generic"),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# A JSON reader that records where each object member's value is in the text.
+
+
+class _Obj:
+    __slots__ = ("end", "members", "start")
+
+    def __init__(self, start: int) -> None:
+        self.start = start  # index of "{"
+        self.end = start  # index after "}"
+        self.members: list[tuple[str, int, int, int, t.Any]] = []  # key, key_start, value_start, value_end, child _Obj
+
+    def get(self, key: str) -> tuple | None:
+        found = None
+        for member in self.members:
+            if member[0] == key:
+                found = member  # last one wins, as in Go's encoding/json
+        return found
+
+
+_WS = re.compile(r"[ \t\n\r]*")
+_DECODER = json.JSONDecoder()
+
+
+def _skip(text: str, idx: int) -> int:
+    return _WS.match(text, idx).end()
+
+
+def _parse_obj(text: str, idx: int) -> _Obj:
+    obj = _Obj(idx)
+    idx = _skip(text, idx + 1)
+    if text[idx] == "}":
+        obj.end = idx + 1
+        return obj
+    while True:
+        if text[idx] != '"':
+            raise ValueError(f"expected a key at offset {idx}")
+        key_start = idx
+        key, idx = scanstring(text, idx + 1)
+        idx = _skip(text, idx)
+        if text[idx] != ":":
+            raise ValueError(f"expected ':' at offset {idx}")
+        idx = _skip(text, idx + 1)
+        child = None
+        if text[idx] == "{":
+            child = _parse_obj(text, idx)
+            value_end = child.end
+        else:
+            _value, value_end = _DECODER.raw_decode(text, idx)
+        obj.members.append((key, key_start, idx, value_end, child))
+        idx = _skip(text, value_end)
+        if text[idx] == ",":
+            idx = _skip(text, idx + 1)
+            continue
+        if text[idx] == "}":
+            obj.end = idx + 1
+            return obj
+        raise ValueError(f"expected ',' or '}}' at offset {idx}")
+
+
+def _parse(text: str) -> tuple[dict, _Obj]:
+    try:
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("the top level is not an object")
+        root = _parse_obj(text, _skip(text, 0))
+    except (ValueError, IndexError) as exc:
+        raise SettingsFormatError(f"config.json is not valid JSON: {exc}") from None
+    return data, root
+
+
+def get_path(data: dict, path: str) -> t.Any:
+    node: t.Any = data
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _go_dumps(value: t.Any, unit: str = "    ", level: int = 0) -> str:
+    """Serialise like Go's json.MarshalIndent (HTML characters escaped)."""
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        pad = unit * (level + 1)
+        items = [f"{pad}{_go_dumps(str(k))}: {_go_dumps(v, unit, level + 1)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + unit * level + "}"
+    if isinstance(value, list):
+        if not value:
+            return "[]"
+        pad = unit * (level + 1)
+        return "[\n" + ",\n".join(pad + _go_dumps(v, unit, level + 1) for v in value) + "\n" + unit * level + "]"
+    text = json.dumps(value, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _line_indent(text: str, idx: int) -> str:
+    line_start = text.rfind("\n", 0, idx) + 1
+    prefix = text[line_start:idx]
+    return prefix if prefix.strip() == "" else ""
+
+
+def _indent_unit(text: str, root: _Obj) -> str:
+    if root.members:
+        unit = _line_indent(text, root.members[0][1])
+        if unit:
+            return unit
+    return "    "
+
+
+def set_path(text: str, path: str, value: t.Any) -> str:
+    """Set ``Section.Key`` (or a deeper dotted path) to ``value``, touching only that value's text.
+
+    A value that is already equal (same JSON type and value) is left byte-identical.  A missing
+    key is added after the last member of its object, with the indentation of its siblings.
+    """
+    data, root = _parse(text)
+    parts = path.split(".")
+    obj = root
+    for depth, part in enumerate(parts):
+        member = obj.get(part)
+        last = depth == len(parts) - 1
+        if member is None:
+            rest = parts[depth + 1 :]
+            new_value: t.Any = value
+            for name in reversed(rest):
+                new_value = {name: new_value}
+            return _insert(text, root, obj, part, new_value, depth=depth)
+        if last:
+            current = get_path(data, path)
+            if type(current) is type(value) and current == value:
+                return text
+            _key, _ks, vstart, vend, _child = member
+            unit = _indent_unit(text, root)
+            return text[:vstart] + _go_dumps(value, unit, depth + 1) + text[vend:]
+        if member[4] is None:
+            raise SettingsFormatError(f"config.json: {'.'.join(parts[: depth + 1])} is not an object")
+        obj = member[4]
+    raise AssertionError("Internal error")  # pragma: no cover
+
+
+def _insert(text: str, root: _Obj, obj: _Obj, key: str, value: t.Any, *, depth: int) -> str:
+    unit = _indent_unit(text, root)
+    if obj.members:
+        last = obj.members[-1]
+        indent = _line_indent(text, last[1])
+        # reuse the separator between the last key and its value (normally '": ')
+        key_text_end = scanstring(text, last[1] + 1)[1]
+        sep = text[key_text_end : last[2]]
+        member = f"{_go_dumps(key)}{sep}{_go_dumps(value, unit, depth + 1)}"
+        newline = "\n" if indent or "\n" in text[last[3] : obj.end] else " "
+        return text[: last[3]] + "," + newline + indent + member + text[last[3] :]
+    indent = unit * (depth + 1)
+    closing = unit * depth
+    member = f"{_go_dumps(key)}: {_go_dumps(value, unit, depth + 1)}"
+    return text[: obj.start + 1] + "\n" + indent + member + "\n" + closing + text[obj.end - 1 :]
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def _coerce(option: str, value: t.Any, kind: type) -> t.Any:
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "yes", "no"):
+            return value.lower() in ("true", "yes")
+        raise SettingsValidationError(option, f"must be a boolean (JSON true/false), got {value!r}")
+    if kind is int:
+        if isinstance(value, bool):
+            raise SettingsValidationError(option, f"must be an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str) and re.match(r"^-?\d+$", value.strip()):
+            return int(value)
+        raise SettingsValidationError(option, f"must be an integer, got {value!r}")
+    if kind is str:
+        if isinstance(value, (dict, list)):
+            raise SettingsValidationError(option, f"must be a string, got {value!r}")
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return str(value)
+    if isinstance(value, kind):
+        return value
+    raise SettingsValidationError(option, f"must be a JSON {kind.__name__}, got {value!r}")
+
+
+class MattermostBackend(Backend):
+    app = "mattermost"
+    # Mattermost negotiates the mechanism itself (PLAIN if offered, else LOGIN); it has no CRAM-MD5.
+    auth_values = ("none", "plain", "login")
+    unsupported: t.ClassVar[dict[str, str]] = {
+        "helo_domain": "Mattermost has no HELO setting (it sends the host name of ServiceSettings.SiteURL)",
+        "discard_to_noreply": "this is an inbound-mail setting of the MTA; the role's Postfix part discards noreply mail",
+    }
+    password_comparison = "config.json stores SMTPPassword in clear text; the stored value is compared with the requested one"
+
+    def read(self, state: str) -> dict[str, t.Any]:
+        data, _root = _parse(state)
+        es = data.get("EmailSettings") or {}
+        out: dict[str, t.Any] = {}
+        out["enabled"] = es.get("SendEmailNotifications")
+        out["host"] = es.get("SMTPServer")
+        port = es.get("SMTPPort")
+        out["port"] = int(port) if isinstance(port, str) and port.isdigit() else port
+        out["security"] = _MM_TO_SECURITY.get(es.get("ConnectionSecurity") or "", es.get("ConnectionSecurity"))
+        out["auth"] = ("plain" if es.get("EnableSMTPAuth") else "none") if "EnableSMTPAuth" in es else None
+        out["username"] = es.get("SMTPUsername")
+        out["password"] = es.get("SMTPPassword") or ""
+        out["from_address"] = es.get("FeedbackEmail")
+        out["from_name"] = es.get("FeedbackName")
+        out["reply_to"] = es.get("ReplyToAddress")
+        skip = es.get("SkipServerCertificateVerification")
+        out["validate_certs"] = None if skip is None else not skip
+        support = get_path(data, "SupportSettings.SupportEmail")
+        if support is not None:
+            out["support_address"] = support
+            out["support_address_type"] = "email"
+        return out
+
+    def _updates(self, data: dict, desired: Desired) -> list[tuple[str, t.Any]]:
+        v = desired.values
+        updates: list[tuple[str, t.Any]] = []
+        if "enabled" in v:
+            updates.append(("EmailSettings.SendEmailNotifications", bool(v["enabled"])))
+        if "host" in v:
+            updates.append(("EmailSettings.SMTPServer", v["host"]))
+        if "port" in v:
+            updates.append(("EmailSettings.SMTPPort", str(v["port"])))
+        if "security" in v:
+            updates.append(("EmailSettings.ConnectionSecurity", _SECURITY_TO_MM[v["security"]]))
+        if "auth" in v:
+            updates.append(("EmailSettings.EnableSMTPAuth", v["auth"] != "none"))
+            if v["auth"] == "none":
+                updates.append(("EmailSettings.SMTPUsername", ""))
+                updates.append(("EmailSettings.SMTPPassword", ""))
+        elif v.get("username"):
+            updates.append(("EmailSettings.EnableSMTPAuth", True))
+        if "username" in v:
+            updates.append(("EmailSettings.SMTPUsername", v["username"]))
+        if "password" in v:
+            updates.append(("EmailSettings.SMTPPassword", v["password"]))
+        if "from_address" in v:
+            updates.append(("EmailSettings.FeedbackEmail", v["from_address"]))
+        if "from_name" in v:
+            updates.append(("EmailSettings.FeedbackName", v["from_name"]))
+        if "reply_to" in v:
+            updates.append(("EmailSettings.ReplyToAddress", v["reply_to"]))
+        if "validate_certs" in v:
+            updates.append(("EmailSettings.SkipServerCertificateVerification", not v["validate_certs"]))
+        if "support_address" in v:
+            if v.get("support_address_type") == "url":
+                raise SettingsValidationError("support_address_type", "app=mattermost only stores a support email (SupportSettings.SupportEmail), not a URL")
+            updates.append(("SupportSettings.SupportEmail", v["support_address"]))
+        for key, value in desired.extra.items():
+            updates.append(self._extra(data, key, value))
+        return updates
+
+    def _extra(self, data: dict, key: str, value: t.Any) -> tuple[str, t.Any]:
+        option = f"extra.{key}"
+        path = key if "." in key else f"EmailSettings.{key}"
+        if path in _KEY_TO_FIELD:
+            raise SettingsValidationError(option, f"is set through the option {_KEY_TO_FIELD[path]}, not through extra")
+        if path.startswith("EmailSettings.") and path.count(".") == 1:
+            name = path.split(".", 1)[1]
+            if name not in EMAIL_SETTINGS_TYPES:
+                raise SettingsValidationError(option, f"EmailSettings has no key {name!r}; known keys: {', '.join(EMAIL_SETTINGS_TYPES)}")
+            kind = EMAIL_SETTINGS_TYPES[name]
+        else:
+            current = get_path(data, path)
+            if current is None and path != "ServiceSettings.EnableEmailInvitations":
+                raise SettingsValidationError(option, f"{path} is not in this config.json; only existing keys can be set outside EmailSettings")
+            kind = bool if current is None else type(current)
+        value = _coerce(option, value, kind)
+        if path == "EmailSettings.EmailBatchingInterval" and value < 30:
+            raise SettingsValidationError(option, f"must be at least 30 seconds (Mattermost EmailSettings.isValid), got {value}")
+        if path == "EmailSettings.EmailBatchingBufferSize" and value <= 0:
+            raise SettingsValidationError(option, f"must be greater than 0 (Mattermost EmailSettings.isValid), got {value}")
+        if path == "EmailSettings.SMTPServerTimeout" and value < 0:
+            raise SettingsValidationError(option, f"must not be negative, got {value}")
+        if path in _ENUMS and value not in _ENUMS[path]:
+            raise SettingsValidationError(option, f"must be one of {', '.join(_ENUMS[path])}, got {value!r}")
+        return path, value
+
+    def render(self, state: str, desired: Desired) -> str:
+        data, _root = _parse(state)
+        text = state
+        for path, value in self._updates(data, desired):
+            text = set_path(text, path, value)
+        new, _root = _parse(text)
+        if get_path(new, "EmailSettings.EnableEmailBatching") is True and (
+            "EnableEmailBatching" in desired.extra or "EmailSettings.EnableEmailBatching" in desired.extra
+        ):
+            if not get_path(new, "ServiceSettings.SiteURL"):
+                raise SettingsValidationError("extra.EnableEmailBatching", "needs ServiceSettings.SiteURL to be set (Mattermost Config.IsValid)")
+            if get_path(new, "ClusterSettings.Enable") is True:
+                raise SettingsValidationError("extra.EnableEmailBatching", "cannot be used with ClusterSettings.Enable (Mattermost Config.IsValid)")
+        return text
+
+    def mask(self, state: str) -> str:
+        data, _root = _parse(state)
+        if get_path(data, "EmailSettings.SMTPPassword"):
+            return set_path(state, "EmailSettings.SMTPPassword", MASK)
+        return state
+
+    def check(self, state: str) -> None:
+        data, _root = _parse(state)
+        es = data.get("EmailSettings")
+        if not isinstance(es, dict):
+            raise SettingsFormatError("config.json has no EmailSettings object")
+        for key, kind in EMAIL_SETTINGS_TYPES.items():
+            if key in es and es[key] is not None and not is_json_type(es[key], kind):
+                raise SettingsFormatError(f"config.json EmailSettings.{key} must be a JSON {kind.__name__}, found {es[key]!r}")
+        if es.get("ConnectionSecurity", "") not in ("", "TLS", "STARTTLS", "PLAIN"):
+            raise SettingsFormatError(f"config.json EmailSettings.ConnectionSecurity {es['ConnectionSecurity']!r} is not valid")

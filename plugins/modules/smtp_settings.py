@@ -1,0 +1,555 @@
+#!/usr/bin/python
+# Copyright (c) 2026, mailops.notify contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: smtp_settings
+short_description: Manage an application's SMTP settings for notification email
+version_added: 1.0.0
+description:
+  - Sets the outgoing-mail settings of GitHub Enterprise Server (through the Manage GHES API), Mattermost (C(config.json)),
+    GitLab Omnibus (C(gitlab.rb)) or Gitea/Forgejo (C(app.ini)) with one vocabulary of options.
+  - Options that are not set are not managed and keep the value stored in the application.
+  - Every rule is checked before anything is written; a failure names the option and the rule.
+    Credentials with O(security=none) are refused (Mattermost's rule, applied to every application) unless
+    O(allow_plaintext_auth=true) and the server is local. A support URL must start with C(http://) or C(https://).
+    Email addresses must be C(local@domain). O(port) must be 1 to 65535. Port 465 with V(starttls) and port 587 with
+    V(tls) are refused. An O(auth) or O(security) value the application cannot do, an option the application has no setting for,
+    and a O(provider) preset contradicted by explicit options in a way the provider refuses are refused. Checks on O(extra)
+    keys follow the application's own validation (for example Mattermost C(EmailBatchingInterval) of at least 30).
+  - File backends edit only their keys and leave every other byte of the file as it was. Writes are atomic and keep
+    the file's owner and mode. The application must be restarted (Mattermost, Gitea) or reconfigured (GitLab,
+    C(gitlab-ctl reconfigure)) to pick up the change; notify a handler when the task reports C(changed).
+  - "Mapping of the options to each application's settings
+    (V(ghes): keys of the Manage API C(smtp) object; V(mattermost): C(config.json) keys, in C(EmailSettings) unless a section is given;
+    V(gitlab): C(gitlab_rails[...]) keys of C(gitlab.rb); V(gitea): keys of the C([mailer]) section of C(app.ini); - means not supported):"
+  - "O(enabled): ghes C(enabled); mattermost C(SendEmailNotifications); gitlab C(smtp_enable) and C(gitlab_email_enabled);
+    gitea C(ENABLED) and C([service] ENABLE_NOTIFY_MAIL)."
+  - "O(host): ghes C(address); mattermost C(SMTPServer); gitlab C(smtp_address); gitea C(SMTP_ADDR)."
+  - "O(port): ghes C(port) (a JSON string); mattermost C(SMTPPort) (a JSON string); gitlab C(smtp_port) (an integer); gitea C(SMTP_PORT)."
+  - "O(security): ghes C(enable_starttls_auto) (V(none) or V(starttls) only: the API has no implicit-TLS field);
+    mattermost C(ConnectionSecurity) (C(\"\"), C(STARTTLS), C(TLS)); gitlab C(smtp_enable_starttls_auto) and C(smtp_tls);
+    gitea C(PROTOCOL) (C(smtp), C(smtp+starttls), C(smtps))."
+  - "O(helo_domain): ghes C(domain); mattermost -; gitlab C(smtp_domain); gitea C(HELO_HOSTNAME)."
+  - "O(auth): ghes C(authentication) (C(plain), C(login), C(cram_md5), empty for V(none)); mattermost C(EnableSMTPAuth)
+    (Mattermost picks PLAIN, else LOGIN; no V(cram-md5)); gitlab C(smtp_authentication); gitea has no key
+    (Gitea picks CRAM-MD5, PLAIN or LOGIN; V(none) empties C(USER) and C(PASSWD))."
+  - "O(username): ghes C(username) and C(user_name); mattermost C(SMTPUsername); gitlab C(smtp_user_name); gitea C(USER)."
+  - "O(password): ghes C(password); mattermost C(SMTPPassword); gitlab C(smtp_password); gitea C(PASSWD)."
+  - "O(from_address): ghes C(noreply_address); mattermost C(FeedbackEmail); gitlab C(gitlab_email_from); gitea C(FROM)."
+  - "O(from_name): ghes -; mattermost C(FeedbackName); gitlab C(gitlab_email_display_name); gitea the name part of C(FROM)."
+  - "O(reply_to): ghes -; mattermost C(ReplyToAddress); gitlab C(gitlab_email_reply_to); gitea -."
+  - "O(support_address) and O(support_address_type): ghes C(support_address) and C(support_address_type);
+    mattermost C(SupportSettings.SupportEmail) (email only); gitlab -; gitea -."
+  - "O(discard_to_noreply): ghes C(discard-to-noreply-address); others - (the role's Postfix part discards mail to the noreply address)."
+  - "O(validate_certs): ghes -; mattermost C(SkipServerCertificateVerification) (inverted); gitlab C(smtp_openssl_verify_mode)
+    (C(peer) or C(none)); gitea C(FORCE_TRUST_SERVER_CERT) (inverted)."
+  - "Guide fields without a common option go in O(extra): Mattermost 'Allow Sign Up With Email' is C(EnableSignUpWithEmail),
+    'Enable Email Invitations' is C(ServiceSettings.EnableEmailInvitations); GHES 'Enforce TLS auth' has no published API key
+    (pass the key your appliance uses, it is sent verbatim in the C(smtp) object). GHES 'Save settings' is O(apply).
+    The 'Test email settings' and 'Test Connection' buttons are M(mailops.notify.smtp_test)."
+  - "How the password is compared (O(update_password=always) is idempotent only where the stored password can be read):
+    Mattermost, GitLab and Gitea store it in clear text in the file, so the stored value is compared with O(password).
+    The Manage GHES API returns C(smtp.password) in its documented examples and the stored value is then compared; if an appliance
+    does not return it (absent or masked), V(always) sends it on every run and reports a change (with a warning), and
+    V(on_create) sends it only when no username is stored."
+  - The GHES backend runs on the controller (or wherever the task runs) and talks HTTPS to the appliance's port 8443.
+    Its tests run against a small fake HTTP server that implements the documented API semantics (partial PUT answered with
+    204, configuration runs with run ids, a failing run), because no GHES appliance can run in the test environment.
+author: mailops.notify contributors (@mailops)
+extends_documentation_fragment:
+  - mailops.notify._attributes
+  - mailops.notify._attributes.files
+attributes:
+  check_mode:
+    support: full
+    details:
+      - Reads the current settings (a file or C(GET /manage/v1/config/settings)) and never writes or calls a mutating API.
+  diff_mode:
+    support: full
+    details:
+      - The diff is the masked file text (file backends) or the masked C(smtp) object (GHES); passwords never appear.
+  idempotent:
+    support: full
+    description: When run twice in a row with the same arguments, the second run reports no change.
+    details:
+      - With O(update_password=always) on a GHES appliance that does not return the stored password, every run sends it.
+options:
+  app:
+    description:
+      - The application whose settings are managed.
+    type: str
+    required: true
+    choices: [ghes, mattermost, gitlab, gitea]
+  path:
+    description:
+      - The configuration file of a file-based application.
+      - Defaults to C(/opt/mattermost/config/config.json), C(/etc/gitlab/gitlab.rb) or C(/etc/gitea/app.ini).
+      - The file must exist. Ignored for O(app=ghes).
+    type: path
+  backup:
+    description:
+      - Create a backup copy of the file, with a timestamp, before changing it.
+    type: bool
+    default: false
+  provider:
+    description:
+      - A preset for O(host), O(port), O(security) and O(auth), from the Mattermost guide's sample settings.
+      - V(ses) is Amazon SES (C(email-smtp.<region>.amazonaws.com), 465, V(tls)); V(gmail) is C(smtp.gmail.com), 587, V(starttls);
+        V(outlook) is Hotmail/Outlook.com (C(smtp-mail.outlook.com), 587, V(starttls)); V(office365) is C(smtp.office365.com), 587,
+        V(starttls); V(local_postfix) is C(localhost), 25, no security and no credentials.
+      - Explicit options override the preset, but only with values the provider accepts.
+    type: str
+    choices: [ses, gmail, outlook, office365, local_postfix]
+  provider_region:
+    description:
+      - The AWS region of O(provider=ses).
+      - Defaults to V(us-east-1) when O(provider=ses).
+    type: str
+  enabled:
+    description:
+      - Whether the application sends email notifications.
+    type: bool
+  host:
+    description:
+      - The SMTP server (host name or IP address, no scheme, no port).
+    type: str
+  port:
+    description:
+      - The SMTP server's port.
+    type: int
+  security:
+    description:
+      - How the connection is protected. V(starttls) upgrades a plaintext connection (port 587 or 25), V(tls) is implicit TLS (port 465).
+    type: str
+    choices: [none, starttls, tls]
+  helo_domain:
+    description:
+      - The domain sent in the HELO/EHLO greeting.
+    type: str
+  auth:
+    description:
+      - The SMTP authentication mechanism. V(none) removes the stored credentials.
+      - Mattermost and Gitea negotiate the mechanism themselves; for them the value only has to be one they can do.
+      - When O(username) is set and O(auth) is not, Mattermost authentication is switched on.
+    type: str
+    choices: [none, plain, login, cram-md5]
+  username:
+    description:
+      - The SMTP user name.
+    type: str
+  password:
+    description:
+      - The SMTP password. Never returned; masked in RV(settings) and RV(diff).
+    type: str
+  update_password:
+    description:
+      - V(always) sets O(password) when it differs from the stored one.
+      - V(on_create) sets it only when no password is stored yet.
+    type: str
+    default: always
+    choices: [always, on_create]
+  allow_plaintext_auth:
+    description:
+      - Allow credentials with O(security=none). Only accepted for a local server (V(localhost), V(127.0.0.1), V(::1)).
+    type: bool
+    default: false
+  from_address:
+    description:
+      - The sender address of notifications (GHES "No-reply email address", Mattermost "Notification Email Address").
+    type: str
+  from_name:
+    description:
+      - The sender display name (Mattermost "Notification Display Name").
+    type: str
+  reply_to:
+    description:
+      - The Reply-To address of notifications.
+    type: str
+  support_address:
+    description:
+      - The support link offered to users, an email address or a URL.
+    type: str
+  support_address_type:
+    description:
+      - Whether O(support_address) is an email address or a URL. A URL must start with C(http://) or C(https://).
+      - Guessed from O(support_address) when not set.
+    type: str
+    choices: [email, url]
+  discard_to_noreply:
+    description:
+      - Discard email addressed to the no-reply address (GHES).
+    type: bool
+  validate_certs:
+    description:
+      - Whether the application verifies the SMTP server's TLS certificate.
+    type: bool
+  extra:
+    description:
+      - Application keys the common options do not cover, as key/value pairs, checked against the application's rules.
+      - V(mattermost) keys are C(EmailSettings) keys (C(EnableEmailBatching), C(EmailBatchingInterval), ...), or C(Section.Key)
+        for an existing key of another section. Values are converted to the key's JSON type.
+      - V(gitlab) keys are C(smtp_*) or C(gitlab_email_*) (C(smtp_pool), C(smtp_ca_file), C(gitlab_email_subject_suffix), ...).
+      - V(gitea) keys are C([mailer]) keys (C(SUBJECT_PREFIX), C(ENVELOPE_FROM), ...); the deprecated pre-1.18 keys are refused.
+      - V(ghes) keys are sent verbatim in the C(smtp) object.
+      - A key that a set option already writes is refused.
+    type: dict
+  api_url:
+    description:
+      - The Manage GHES API base URL, for example C(https://ghe.example.com:8443). Required for O(app=ghes).
+    type: str
+  api_username:
+    description:
+      - The Manage GHES API user.
+    type: str
+    default: api_key
+  api_password:
+    description:
+      - The root site administrator password (or a Management Console user's password). Required for O(app=ghes).
+    type: str
+  api_validate_certs:
+    description:
+      - Whether to verify the appliance's TLS certificate.
+    type: bool
+    default: true
+  api_timeout:
+    description:
+      - Timeout in seconds of each API request.
+    type: int
+    default: 30
+  apply:
+    description:
+      - For O(app=ghes), start a configuration run (the "Save settings" button) after a change and wait for it.
+    type: bool
+    default: true
+  apply_timeout:
+    description:
+      - How long to wait for the configuration run, in seconds.
+    type: int
+    default: 1800
+  apply_poll_interval:
+    description:
+      - Seconds between two polls of the configuration run.
+    type: float
+    default: 5
+requirements:
+  - Python 3.9 or newer.
+notes:
+  - Mattermost configuration stored in the database (C(MM_CONFIG) set to a database DSN) and C(MM_EMAILSETTINGS_*) environment
+    overrides are not managed; environment overrides win over the file.
+seealso:
+  - module: mailops.notify.smtp_test
+    description: Send a test message through the same server, stage by stage.
+"""
+
+EXAMPLES = r"""
+- name: Send Mattermost notifications through Amazon SES
+  mailops.notify.smtp_settings:
+    app: mattermost
+    path: /opt/mattermost/config/config.json
+    provider: ses
+    provider_region: eu-west-1
+    username: "{{ vault_ses_smtp_username }}"
+    password: "{{ vault_ses_smtp_password }}"
+    update_password: on_create
+    enabled: true
+    from_address: mattermost@example.com
+    from_name: Mattermost
+    extra:
+      EnableSignUpWithEmail: true
+      ServiceSettings.EnableEmailInvitations: true
+  notify: Restart mattermost
+
+- name: Relay GitLab mail through the local Postfix
+  mailops.notify.smtp_settings:
+    app: gitlab
+    provider: local_postfix
+    enabled: true
+    helo_domain: gitlab.example.com
+    from_address: gitlab@example.com
+    reply_to: noreply@example.com
+    backup: true
+  notify: Reconfigure gitlab
+
+- name: Configure Gitea to send through Office 365
+  mailops.notify.smtp_settings:
+    app: gitea
+    path: /etc/gitea/app.ini
+    provider: office365
+    username: gitea@example.com
+    password: "{{ vault_o365_password }}"
+    from_address: gitea@example.com
+    from_name: Gitea
+    enabled: true
+    extra:
+      SUBJECT_PREFIX: "[gitea]"
+
+- name: Configure email on GitHub Enterprise Server
+  mailops.notify.smtp_settings:
+    app: ghes
+    api_url: https://ghe.example.com:8443
+    api_password: "{{ vault_ghes_root_password }}"
+    enabled: true
+    host: smtp.example.com
+    port: 587
+    security: starttls
+    auth: login
+    helo_domain: ghe.example.com
+    username: ghe@example.com
+    password: "{{ vault_smtp_password }}"
+    from_address: noreply@ghe.example.com
+    discard_to_noreply: true
+    support_address: https://support.example.com
+    support_address_type: url
+  delegate_to: localhost
+  register: ghes_email
+
+- name: Show the configuration run
+  ansible.builtin.debug:
+    msg: "Run {{ ghes_email.ghes_apply.run_id }} successful: {{ ghes_email.ghes_apply.successful }}"
+  when: ghes_email.ghes_apply is defined
+"""
+
+RETURN = r"""
+settings:
+  description:
+    - The effective settings after the run (predicted in check mode), in the common vocabulary.
+    - Only the fields the application has are present; O(password) is masked as C(********).
+  returned: success
+  type: dict
+  sample:
+    enabled: true
+    host: email-smtp.us-east-1.amazonaws.com
+    port: 465
+    security: tls
+    auth: plain
+    username: AKIAEXAMPLE
+    password: "********"
+    from_address: mattermost@example.com
+    from_name: Mattermost
+    reply_to: test@example.com
+    validate_certs: true
+    support_address: feedback@mattermost.com
+    support_address_type: email
+diff:
+  description:
+    - The change, with every password masked.
+    - For file backends, C(before) and C(after) are the file texts and the headers are the path; for O(app=ghes) they are the C(smtp) objects as JSON text.
+  returned: success
+  type: dict
+  contains:
+    before:
+      description: The stored settings before the run.
+      type: raw
+      returned: success
+    after:
+      description: The settings after the run.
+      type: raw
+      returned: success
+    before_header:
+      description: The file path.
+      type: str
+      returned: file backends
+    after_header:
+      description: The file path.
+      type: str
+      returned: file backends
+  sample:
+    before: '{"enabled": false, "address": "", "port": "25"}'
+    after: '{"enabled": true, "address": "smtp.example.com", "port": "587"}'
+backup_file:
+  description: The backup copy of the file.
+  returned: a backup was made (O(backup=true) and the file changed)
+  type: str
+  sample: /opt/mattermost/config/config.json.12345.2026-01-01@12:00:00~
+ghes_apply:
+  description: The GHES configuration run started after the change.
+  returned: O(app=ghes), O(apply=true), the settings changed and not in check mode
+  type: dict
+  contains:
+    run_id:
+      description: The run id returned by C(POST /manage/v1/config/apply).
+      type: str
+      returned: success
+      sample: 53b2e4c5df4c
+    running:
+      description: Whether the run is still running (always V(false) once the module returns).
+      type: bool
+      returned: success
+      sample: false
+    successful:
+      description: Whether the run succeeded.
+      type: bool
+      returned: success
+      sample: true
+    nodes:
+      description: Per-node status as returned by the API.
+      type: list
+      elements: dict
+      returned: success
+      sample: [{"hostname": "ghe-local-primary", "running": false, "successful": true, "run_id": "53b2e4c5df4c"}]
+"""
+
+import json
+import os
+import tempfile
+from urllib.error import HTTPError, URLError
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
+from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
+from ansible.module_utils.urls import open_url
+
+from ansible_collections.mailops.notify.plugins.module_utils._app_ghes import GhesBackend, GhesClient, HttpResponse
+from ansible_collections.mailops.notify.plugins.module_utils._app_gitea import GiteaBackend
+from ansible_collections.mailops.notify.plugins.module_utils._app_gitlab import GitlabBackend
+from ansible_collections.mailops.notify.plugins.module_utils._app_mattermost import MattermostBackend
+from ansible_collections.mailops.notify.plugins.module_utils._settings import (
+    SettingsError,
+    SettingsValidationError,
+    build_desired,
+    plan,
+)
+
+BACKENDS = {"ghes": GhesBackend, "mattermost": MattermostBackend, "gitlab": GitlabBackend, "gitea": GiteaBackend}
+DEFAULT_PATHS = {"mattermost": "/opt/mattermost/config/config.json", "gitlab": "/etc/gitlab/gitlab.rb", "gitea": "/etc/gitea/app.ini"}
+
+
+class OpenUrlTransport:
+    """HttpTransport on top of Ansible's open_url (basic auth, certificate validation, timeout)."""
+
+    def __init__(self, module: AnsibleModule) -> None:
+        self.module = module
+
+    def request(self, method, url, body=None, headers=None):
+        params = self.module.params
+        try:
+            response = open_url(
+                url,
+                data=body,
+                headers=headers or {},
+                method=method,
+                url_username=params["api_username"],
+                url_password=params["api_password"],
+                force_basic_auth=True,
+                validate_certs=params["api_validate_certs"],
+                timeout=params["api_timeout"],
+            )
+            return HttpResponse(response.getcode(), response.read())
+        except HTTPError as exc:
+            return HttpResponse(exc.code, exc.read() if exc.fp else b"")
+        except URLError as exc:
+            raise SettingsError(f"cannot reach {url}: {to_native(exc.reason)}") from None
+        except (UrlsConnectionError, OSError) as exc:
+            raise SettingsError(f"cannot reach {url}: {to_native(exc)}") from None
+
+
+def write_file(module, path, text):
+    """Atomic replace that keeps the destination's owner, group and mode (AnsibleModule.atomic_move)."""
+    fd, tmp = tempfile.mkstemp(dir=module.tmpdir)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(to_bytes(text))
+    module.atomic_move(tmp, path)
+
+
+def run_file_backend(module, backend, desired):
+    path = module.params["path"] or DEFAULT_PATHS[desired.app]
+    if not os.path.isfile(path):
+        module.fail_json(msg=f"{path} does not exist or is not a file (app={desired.app} needs its configuration file)")
+    with open(path, "rb") as handle:
+        before = to_text(handle.read(), errors="surrogate_or_strict")
+    result = plan(backend, before, desired, header=path)
+    out = {}
+    if result.changed and not module.check_mode:
+        if module.params["backup"]:
+            out["backup_file"] = module.backup_local(path)
+        write_file(module, path, result.after)
+    return result, out
+
+
+def run_ghes(module, backend, desired):
+    params = module.params
+    client = GhesClient(OpenUrlTransport(module), params["api_url"])
+    before = client.get_smtp()
+    result = plan(backend, before, desired)
+    out = {}
+    if result.changed and not module.check_mode:
+        client.put_smtp(backend.changes(before, result.after))
+        if params["apply"]:
+            run_id = client.start_apply()
+            status = client.wait_for_apply(run_id, timeout=params["apply_timeout"], interval=params["apply_poll_interval"])
+            out["ghes_apply"] = status
+            if not status["successful"]:
+                return result, out, f"the GHES configuration run {run_id} failed; the settings are saved but not applied"
+    return result, out, None
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "app": {"type": "str", "required": True, "choices": ["ghes", "mattermost", "gitlab", "gitea"]},
+            "path": {"type": "path"},
+            "backup": {"type": "bool", "default": False},
+            "provider": {"type": "str", "choices": ["ses", "gmail", "outlook", "office365", "local_postfix"]},
+            "provider_region": {"type": "str"},
+            "enabled": {"type": "bool"},
+            "host": {"type": "str"},
+            "port": {"type": "int"},
+            "security": {"type": "str", "choices": ["none", "starttls", "tls"]},
+            "helo_domain": {"type": "str"},
+            "auth": {"type": "str", "choices": ["none", "plain", "login", "cram-md5"]},
+            "username": {"type": "str"},
+            "password": {"type": "str", "no_log": True},
+            "update_password": {"type": "str", "default": "always", "choices": ["always", "on_create"], "no_log": False},
+            "allow_plaintext_auth": {"type": "bool", "default": False},
+            "from_address": {"type": "str"},
+            "from_name": {"type": "str"},
+            "reply_to": {"type": "str"},
+            "support_address": {"type": "str"},
+            "support_address_type": {"type": "str", "choices": ["email", "url"]},
+            "discard_to_noreply": {"type": "bool"},
+            "validate_certs": {"type": "bool"},
+            "extra": {"type": "dict"},
+            "api_url": {"type": "str"},
+            "api_username": {"type": "str", "default": "api_key"},
+            "api_password": {"type": "str", "no_log": True},
+            "api_validate_certs": {"type": "bool", "default": True},
+            "api_timeout": {"type": "int", "default": 30},
+            "apply": {"type": "bool", "default": True},
+            "apply_timeout": {"type": "int", "default": 1800},
+            "apply_poll_interval": {"type": "float", "default": 5},
+        },
+        required_if=[("app", "ghes", ("api_url", "api_password"))],
+        required_by={"provider_region": "provider"},
+        supports_check_mode=True,
+    )
+    app = module.params["app"]
+    backend = BACKENDS[app]()
+    failure = None
+    try:
+        desired = build_desired(app, module.params, backend)
+        if app == "ghes":
+            result, out, failure = run_ghes(module, backend, desired)
+        else:
+            result, out = run_file_backend(module, backend, desired)
+    except SettingsValidationError as exc:
+        module.fail_json(msg=f"Invalid settings for app={app}: {exc}", option=exc.option, rule=exc.rule)
+    except SettingsError as exc:
+        module.fail_json(msg=f"Cannot manage the SMTP settings of app={app}: {exc}")
+    for warning in result.warnings:
+        module.warn(warning)
+    diff = result.diff
+    if app == "ghes":
+        diff = {"before": json.dumps(diff["before"], indent=2, sort_keys=True) + "\n", "after": json.dumps(diff["after"], indent=2, sort_keys=True) + "\n"}
+    output = {"changed": result.changed, "settings": result.settings, "diff": diff}
+    output.update(out)
+    if failure:
+        module.fail_json(msg=failure, **output)
+    module.exit_json(**output)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+# Copyright (c) 2026, mailops.notify contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import configparser
+import difflib
+import json
+import pathlib
+
+import pytest
+
+from ansible_collections.mailops.notify.plugins.module_utils._app_gitea import GiteaBackend, decode_value
+from ansible_collections.mailops.notify.plugins.module_utils._settings import (
+    MASK,
+    SettingsFormatError,
+    SettingsValidationError,
+    build_desired,
+    plan,
+)
+
+FIXTURE = (pathlib.Path(__file__).parent.parent / "fixtures" / "gitea_app.ini").read_text()
+BACKEND = GiteaBackend()
+SECRET = "g1tea;secret#pw"
+
+
+def run(text: str, **params: object):
+    return plan(BACKEND, text, build_desired("gitea", params, BACKEND), header="app.ini")
+
+
+def parse(text: str) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None, strict=True, inline_comment_prefixes=None)
+    parser.optionxform = str  # go-ini keys are case-sensitive
+    parser.read_string("[__root__]\n" + text)
+    return parser
+
+
+def changed_lines(before: str, after: str) -> list[str]:
+    return [
+        line[1:]
+        for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+
+
+FULL = {
+    "enabled": True,
+    "provider": "office365",
+    "username": "gitea@example.com",
+    "password": SECRET,
+    "helo_domain": "git.example.com",
+    "from_address": "gitea@example.com",
+    "from_name": "Gitea",
+    "validate_certs": True,
+    "extra": {"SUBJECT_PREFIX": "[gitea]", "SEND_AS_PLAIN_TEXT": False},
+}
+
+
+def test_full_round_trip() -> None:
+    result = run(FIXTURE, **FULL)
+    before, after = parse(FIXTURE), parse(result.after)
+    mailer = dict(after["mailer"])
+    assert mailer == {
+        "ENABLED": "true",
+        "PROTOCOL": "smtp+starttls",
+        "SMTP_ADDR": "smtp.office365.com",
+        "SMTP_PORT": "587",
+        "HELO_HOSTNAME": "git.example.com",
+        "USER": "gitea@example.com",
+        "PASSWD": f"`{SECRET}`",
+        "FROM": "Gitea <gitea@example.com>",
+        "FORCE_TRUST_SERVER_CERT": "false",
+        "SUBJECT_PREFIX": "[gitea]",
+        "SEND_AS_PLAIN_TEXT": "false",
+    }
+    assert decode_value(mailer["PASSWD"]) == SECRET
+    assert after["service"]["ENABLE_NOTIFY_MAIL"] == "true"
+    for section in before.sections():
+        if section not in ("mailer", "service"):
+            assert dict(after[section]) == dict(before[section]), section
+    assert dict(after["service"]) == {**dict(before["service"]), "ENABLE_NOTIFY_MAIL": "true"}
+    # [database] has HOST/USER/PASSWD too: untouched
+    assert after["database"]["PASSWD"] == "`db#pass;word`"
+    lines = changed_lines(FIXTURE, result.after)
+    assert lines == [
+        "ENABLE_NOTIFY_MAIL = false",
+        "ENABLE_NOTIFY_MAIL = true",
+        "ENABLED = false",
+        "ENABLED = true",
+        "PROTOCOL = smtp+starttls",
+        "SMTP_ADDR = smtp.office365.com",
+        "SMTP_PORT = 587",
+        "HELO_HOSTNAME = git.example.com",
+        "USER = gitea@example.com",
+        f"PASSWD = `{SECRET}`",
+        "FROM = Gitea <gitea@example.com>",
+        "FORCE_TRUST_SERVER_CERT = false",
+        "SUBJECT_PREFIX = [gitea]",
+        "SEND_AS_PLAIN_TEXT = false",
+    ]
+    assert SECRET not in json.dumps({"diff": result.diff, "settings": result.settings})
+    assert f"PASSWD = {MASK}" in result.diff["after"]
+    assert BACKEND.read(result.after)["password"] == SECRET
+    again = run(result.after, **FULL)
+    assert again.changed is False and again.after == result.after
+
+
+@pytest.mark.parametrize("security, port, protocol", [("none", 25, "smtp"), ("starttls", 587, "smtp+starttls"), ("tls", 465, "smtps")])
+def test_protocol(security: str, port: int, protocol: str) -> None:
+    result = run(FIXTURE, host="smtp.example.com", port=port, security=security)
+    assert parse(result.after)["mailer"]["PROTOCOL"] == protocol
+    assert BACKEND.read(result.after)["security"] == security
+
+
+def test_protocol_inferred_from_port_when_empty() -> None:
+    text = FIXTURE.replace("[mailer]\nENABLED = false", "[mailer]\nENABLED = true\nSMTP_ADDR = smtp.example.com\nSMTP_PORT = 465")
+    assert BACKEND.read(text)["security"] == "tls"
+
+
+def test_missing_sections_are_appended() -> None:
+    text = "APP_NAME = Gitea\n\n[server]\nDOMAIN = git.example.com"
+    result = run(text, enabled=True, host="localhost", port=25, security="none")
+    assert result.after == (
+        "APP_NAME = Gitea\n\n[server]\nDOMAIN = git.example.com\n\n"
+        "[mailer]\nENABLED = true\nPROTOCOL = smtp\nSMTP_ADDR = localhost\nSMTP_PORT = 25\n\n"
+        "[service]\nENABLE_NOTIFY_MAIL = true\n"
+    )
+    parse(result.after)
+    assert run(result.after, enabled=True, host="localhost", port=25, security="none").changed is False
+
+
+def test_update_password_on_create() -> None:
+    first = run(FIXTURE, **FULL)
+    assert run(first.after, **{**FULL, "password": "rotated", "update_password": "on_create"}).changed is False
+    assert run(first.after, **{**FULL, "password": "rotated"}).changed is True
+
+
+def test_plaintext_remote_warning() -> None:
+    result = run(FIXTURE, host="mail.example.com", port=25, security="none")
+    assert result.warnings == ["app.ini [mailer] PROTOCOL=smtp sends in plaintext to a remote server (Gitea logs a warning for this too)"]
+
+
+def test_deprecated_key_warning() -> None:
+    text = FIXTURE.replace("[mailer]\nENABLED = false", "[mailer]\nENABLED = false\nHOST = smtp.example.com:587\nIS_TLS_ENABLED = false")
+    warnings = run(text, host="smtp.example.com", port=587, security="starttls").warnings
+    assert "app.ini [mailer] still has the deprecated key HOST; Gitea 1.18+ uses SMTP_ADDR and SMTP_PORT instead" in warnings
+    assert len(warnings) == 2
+
+
+@pytest.mark.parametrize(
+    "params, option, fragment",
+    [
+        ({"extra": {"HOST": "smtp.example.com:25"}}, "extra.HOST", "deprecated since Gitea 1.18; use SMTP_ADDR and SMTP_PORT"),
+        ({"extra": {"subject_prefix": "x"}}, "extra.subject_prefix", "upper-case [mailer] keys"),
+        ({"host": "smtp.example.com", "extra": {"SMTP_ADDR": "x"}}, "extra.SMTP_ADDR", "option host"),
+        ({"security": "tls", "username": "u", "password": "a`b;c"}, "password", "contains a backtick"),
+        ({"from_name": "Gitea"}, "from_name", "set from_address too"),
+    ],
+)
+def test_rules(params: dict, option: str, fragment: str) -> None:
+    with pytest.raises(SettingsValidationError) as exc:
+        run(FIXTURE, **params)
+    assert exc.value.option == option
+    assert fragment in exc.value.rule
+
+
+def test_check_rejects_bad_from() -> None:
+    with pytest.raises(SettingsFormatError, match="RFC 5322"):
+        BACKEND.check("[mailer]\nFROM = not an address\n")
+
+
+@pytest.mark.parametrize(
+    "raw, value",
+    [("plain", "plain"), ("`a#b;c`", "a#b;c"), ('"quoted" tail', "quoted"), ("value ; comment", "value"), ("  spaced  ", "spaced"), ("", "")],
+)
+def test_decode_value(raw: str, value: str) -> None:
+    assert decode_value(raw) == value

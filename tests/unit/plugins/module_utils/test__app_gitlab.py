@@ -1,0 +1,221 @@
+# Copyright (c) 2026, mailops.notify contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import difflib
+import json
+import pathlib
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from ansible_collections.mailops.notify.plugins.module_utils._app_gitlab import (
+    GitlabBackend,
+    parse_ruby_literal,
+    read_keys,
+    ruby_literal,
+)
+from ansible_collections.mailops.notify.plugins.module_utils._settings import (
+    MASK,
+    SettingsValidationError,
+    build_desired,
+    plan,
+)
+
+FIXTURE = (pathlib.Path(__file__).parent.parent / "fixtures" / "gitlab.rb").read_text()
+BACKEND = GitlabBackend()
+SECRET = "Pw#{not}interpolated\\x"
+RUBY = shutil.which("ruby")
+
+# Evaluates gitlab.rb with the real Ruby parser and prints gitlab_rails as JSON.
+RUBY_EVAL = r"""
+require 'json'
+class Cfg < Hash; end
+gitlab_rails = Cfg.new; letsencrypt = Cfg.new; nginx = Cfg.new; puma = Cfg.new; sidekiq = Cfg.new
+def external_url(*) end
+def registry_external_url(*) end
+def roles(*) end
+eval(File.read(ARGV[0]), binding, ARGV[0])
+puts JSON.generate(gitlab_rails)
+"""
+
+
+def run(text: str, **params: object):
+    return plan(BACKEND, text, build_desired("gitlab", params, BACKEND), header="gitlab.rb")
+
+
+def ruby_values(tmp_path: pathlib.Path, text: str) -> dict:
+    assert RUBY, "Debian's ruby package is required (apt-get install ruby)"
+    path = tmp_path / "gitlab.rb"
+    path.write_text(text)
+    check = subprocess.run([RUBY, "-c", str(path)], capture_output=True, text=True, timeout=30, check=False)
+    assert check.returncode == 0 and "Syntax OK" in check.stdout, check.stderr
+    out = subprocess.run([RUBY, "-e", RUBY_EVAL, str(path)], capture_output=True, text=True, timeout=30, check=False)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def changed_lines(before: str, after: str) -> list[str]:
+    return [
+        line[1:]
+        for line in difflib.unified_diff(before.splitlines(), after.splitlines(), lineterm="", n=0)
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
+    ]
+
+
+FULL = {
+    "enabled": True,
+    "host": "email-smtp.eu-west-1.amazonaws.com",
+    "port": 465,
+    "security": "tls",
+    "auth": "login",
+    "username": "AKIAEXAMPLE",
+    "password": SECRET,
+    "helo_domain": "gitlab.example.com",
+    "from_address": "gitlab@example.com",
+    "from_name": "GitLab 'Ops' #1",
+    "reply_to": "noreply@example.com",
+    "validate_certs": True,
+    "extra": {"smtp_pool": True, "gitlab_email_subject_suffix": " [gitlab]"},
+}
+
+
+def test_full_settings_are_valid_ruby_with_the_right_values(tmp_path: pathlib.Path) -> None:
+    result = run(FIXTURE, **FULL)
+    assert result.changed
+    values = ruby_values(tmp_path, result.after)
+    assert values == {
+        "time_zone": "Europe/Berlin",
+        "gitlab_email_enabled": True,
+        "gitlab_email_from": "gitlab@example.com",
+        "gitlab_email_display_name": "GitLab 'Ops' #1",
+        "gitlab_email_reply_to": "noreply@example.com",
+        "gitlab_email_subject_suffix": " [gitlab]",
+        "smtp_enable": True,
+        "smtp_address": "email-smtp.eu-west-1.amazonaws.com",
+        "smtp_port": 465,
+        "smtp_user_name": "AKIAEXAMPLE",
+        "smtp_password": SECRET,
+        "smtp_domain": "gitlab.example.com",
+        "smtp_authentication": "login",
+        "smtp_enable_starttls_auto": False,
+        "smtp_tls": True,
+        "smtp_pool": True,
+        "smtp_openssl_verify_mode": "peer",
+    }
+    # only gitlab_rails smtp/email lines were added; nothing removed
+    lines = changed_lines(FIXTURE, result.after)
+    assert len(lines) == 16
+    assert all(re.match(r"^gitlab_rails\['(smtp_|gitlab_email_)[a-z_]+'\] = ", line) for line in lines)
+    assert result.after.splitlines()[: FIXTURE.count("\n")] != FIXTURE.splitlines()  # lines were inserted, not appended
+    kept = [line for line in result.after.splitlines() if line not in lines]
+    assert kept == FIXTURE.splitlines()
+    # each new line sits right after its commented template line
+    after_lines = result.after.splitlines()
+    index = after_lines.index("gitlab_rails['smtp_address'] = \"email-smtp.eu-west-1.amazonaws.com\"")
+    assert after_lines[index - 1] == "# gitlab_rails['smtp_address'] = \"smtp.server\""
+    assert SECRET not in json.dumps({"diff": result.diff, "settings": result.settings})
+    assert f"gitlab_rails['smtp_password'] = \"{MASK}\"" in result.diff["after"]
+    again = run(result.after, **FULL)
+    assert again.changed is False and again.after == result.after
+
+
+@pytest.mark.parametrize(
+    "security, port, starttls, tls",
+    [("tls", 465, False, True), ("starttls", 587, True, False), ("none", 25, False, False)],
+)
+def test_security_mapping(tmp_path: pathlib.Path, security: str, port: int, starttls: bool, tls: bool) -> None:
+    values = ruby_values(tmp_path, run(FIXTURE, host="smtp.example.com", port=port, security=security).after)
+    assert (values["smtp_port"], values["smtp_enable_starttls_auto"], values["smtp_tls"]) == (port, starttls, tls)
+    assert BACKEND.read(run(FIXTURE, security=security).after)["security"] == security
+
+
+def test_active_lines_are_rewritten_in_place(tmp_path: pathlib.Path) -> None:
+    text = FIXTURE + "gitlab_rails['smtp_address'] = 'old.example.com'  # set by hand\ngitlab_rails[\"smtp_port\"] = 25\n"
+    result = run(text, host="smtp.example.com", port=587, security="starttls")
+    tail = result.after.splitlines()[-2:]
+    assert tail == ["gitlab_rails['smtp_address'] = \"smtp.example.com\"  # set by hand", 'gitlab_rails["smtp_port"] = 587']
+    assert ruby_values(tmp_path, result.after)["smtp_address"] == "smtp.example.com"
+
+
+def test_auth_none_writes_nil(tmp_path: pathlib.Path) -> None:
+    first = run(FIXTURE, host="smtp.example.com", port=587, security="starttls", auth="plain", username="u", password=SECRET)
+    second = run(first.after, provider="local_postfix")
+    values = ruby_values(tmp_path, second.after)
+    assert values["smtp_authentication"] is None and values["smtp_user_name"] is None and values["smtp_password"] is None
+    assert values["smtp_address"] == "localhost" and values["smtp_port"] == 25
+    assert BACKEND.read(second.after)["password"] == ""
+
+
+def test_no_template_lines_appends_at_end(tmp_path: pathlib.Path) -> None:
+    text = "external_url 'https://gitlab.example.com'\n"
+    result = run(text, host="smtp.example.com", from_address="gitlab@example.com")
+    assert result.after == text + "gitlab_rails['smtp_address'] = \"smtp.example.com\"\ngitlab_rails['gitlab_email_from'] = \"gitlab@example.com\"\n"
+    ruby_values(tmp_path, result.after)
+
+
+def test_dynamic_password_is_unknown() -> None:
+    text = FIXTURE + (
+        "gitlab_rails['smtp_enable_starttls_auto'] = true\ngitlab_rails['smtp_user_name'] = 'u'\ngitlab_rails['smtp_password'] = ENV['SMTP_PASSWORD']\n"
+    )
+    assert BACKEND.read(text)["password"] is None
+    kept = run(text, password=SECRET, update_password="on_create")
+    assert kept.changed is False
+    assert kept.warnings == ["gitlab.rb: gitlab_rails['smtp_password'] is not a literal; it was left as it is"]
+    replaced = run(text, password=SECRET)
+    assert replaced.changed is True
+    assert any("does not reveal the stored password" in warning for warning in replaced.warnings)
+
+
+@pytest.mark.parametrize(
+    "params, option, fragment",
+    [
+        ({"password": "it's", "username": "u", "security": "starttls"}, "password", "string delimiters"),
+        ({"extra": {"incoming_email_enabled": True}}, "extra.incoming_email_enabled", "smtp_* or gitlab_email_*"),
+        ({"host": "smtp.example.com", "extra": {"smtp_address": "x"}}, "extra.smtp_address", "option host"),
+        ({"extra": {"smtp_openssl_verify_mode": "strict"}}, "extra.smtp_openssl_verify_mode", "none, peer"),
+        ({"extra": {"smtp_ca_path": ["a"]}}, "extra.smtp_ca_path", "must be a string"),
+    ],
+)
+def test_rules(params: dict, option: str, fragment: str) -> None:
+    with pytest.raises(SettingsValidationError) as exc:
+        run(FIXTURE, **params)
+    assert exc.value.option == option
+    assert fragment in exc.value.rule
+
+
+def test_extra_verify_mode_without_validate_certs(tmp_path: pathlib.Path) -> None:
+    values = ruby_values(tmp_path, run(FIXTURE, extra={"smtp_openssl_verify_mode": "client_once"}).after)
+    assert values["smtp_openssl_verify_mode"] == "client_once"
+
+
+@pytest.mark.parametrize(
+    "rhs, value",
+    [
+        ('"smtp.server"', "smtp.server"),
+        ("'a\\'b'  # note", "a'b"),
+        ('"tab\\there"', "tab\there"),
+        ("465", 465),
+        ("true", True),
+        ("nil", None),
+        (":login", "login"),
+    ],
+)
+def test_parse_ruby_literal(rhs: str, value: object) -> None:
+    assert parse_ruby_literal(rhs)[0] == value
+
+
+@pytest.mark.parametrize("rhs", ['"a#{b}"', "ENV['X']", "'open", "465 + 1"])
+def test_not_literals(rhs: str) -> None:
+    assert read_keys(f"gitlab_rails['smtp_x'] = {rhs}\n")["smtp_x"] != rhs
+
+
+@pytest.mark.parametrize("value", ["plain", "a'b", 'a"b', "a\\b", "#{x}", "line\nbreak", "", None, 0, False])
+def test_ruby_literal_round_trip(tmp_path: pathlib.Path, value: object) -> None:
+    text = f"gitlab_rails['smtp_x'] = {ruby_literal(value)}\n"
+    assert read_keys(text)["smtp_x"] == value
+    assert ruby_values(tmp_path, text)["smtp_x"] == value

@@ -1,0 +1,201 @@
+# Copyright (c) 2026, mailops.notify contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.mailops.notify.plugins.module_utils._app_ghes import GhesBackend
+from ansible_collections.mailops.notify.plugins.module_utils._app_gitea import GiteaBackend
+from ansible_collections.mailops.notify.plugins.module_utils._app_gitlab import GitlabBackend
+from ansible_collections.mailops.notify.plugins.module_utils._app_mattermost import MattermostBackend
+from ansible_collections.mailops.notify.plugins.module_utils._settings import (
+    MASK,
+    SettingsValidationError,
+    build_desired,
+    is_email,
+    is_hostname,
+    is_loopback,
+    mask_secret,
+    plan,
+)
+
+BACKENDS = {"ghes": GhesBackend(), "mattermost": MattermostBackend(), "gitlab": GitlabBackend(), "gitea": GiteaBackend()}
+
+MM_MIN = """{
+    "ServiceSettings": {
+        "SiteURL": ""
+    },
+    "EmailSettings": {
+        "SendEmailNotifications": false,
+        "EnableSMTPAuth": false,
+        "SMTPUsername": "",
+        "SMTPPassword": "",
+        "SMTPServer": "localhost",
+        "SMTPPort": "10025",
+        "ConnectionSecurity": ""
+    }
+}
+"""
+
+
+@pytest.mark.parametrize(
+    "value, ok",
+    [
+        ("noreply@example.com", True),
+        ("first.last+tag@sub.example.co.uk", True),
+        ("root@localhost", True),
+        ("noreply@example", False),
+        ("no reply@example.com", False),
+        ("noreply@@example.com", False),
+        ("noreply", False),
+        ("Name <noreply@example.com>", False),
+        (".dot@example.com", False),
+        ("a..b@example.com", False),
+        ("a@-bad-.example.com", False),
+        (42, False),
+    ],
+)
+def test_is_email(value: object, ok: bool) -> None:
+    assert is_email(value) is ok
+
+
+@pytest.mark.parametrize(
+    "value, ok",
+    [
+        ("smtp.example.com", True),
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("localhost", True),
+        ("smtp_example.com", False),
+        ("", False),
+        ("a" * 64 + ".com", False),
+    ],
+)
+def test_is_hostname(value: str, ok: bool) -> None:
+    assert is_hostname(value) is ok
+
+
+@pytest.mark.parametrize(
+    "value, ok", [("localhost", True), ("127.0.0.2", True), ("::1", True), ("10.0.0.1", False), ("smtp.example.com", False), (None, False)]
+)
+def test_is_loopback(value: str | None, ok: bool) -> None:
+    assert is_loopback(value) is ok
+
+
+def test_mask_secret() -> None:
+    assert mask_secret("s3cret") == MASK
+    assert mask_secret("") == ""
+    assert mask_secret(None) is None
+
+
+def test_preset_merge_explicit_wins() -> None:
+    desired = build_desired("mattermost", {"provider": "gmail", "port": 465, "security": "tls", "username": "me@gmail.com"}, BACKENDS["mattermost"])
+    assert desired.values == {"host": "smtp.gmail.com", "port": 465, "security": "tls", "auth": "plain", "username": "me@gmail.com"}
+    assert desired.explicit == frozenset({"port", "security", "username"})
+
+
+def test_support_type_is_guessed() -> None:
+    assert build_desired("ghes", {"support_address": "https://help.example.com"}).values["support_address_type"] == "url"
+    assert build_desired("ghes", {"support_address": "help@example.com"}).values["support_address_type"] == "email"
+
+
+# Static rules: (app, params, option named in the error, part of the rule)
+STATIC_FAILURES = [
+    ("ghes", {"port": 0}, "port", "out of range"),
+    ("ghes", {"port": 70000}, "port", "1 to 65535"),
+    ("gitea", {"port": 465, "security": "starttls"}, "port", "port 465 is SMTPS"),
+    ("gitlab", {"port": 587, "security": "tls"}, "port", "port 587 is submission with STARTTLS"),
+    ("ghes", {"support_address": "support.example.com", "support_address_type": "url"}, "support_address", "must start with http:// or https://"),
+    ("ghes", {"support_address": "ftp://support.example.com", "support_address_type": "url"}, "support_address", "must start with http:// or https://"),
+    ("ghes", {"support_address": "https://", "support_address_type": "url"}, "support_address", "not a valid http(s) URL"),
+    ("ghes", {"support_address": "help-at-example.com", "support_address_type": "email"}, "support_address", "not a valid email address"),
+    ("mattermost", {"from_address": "noreply"}, "from_address", "not a valid email address"),
+    ("gitlab", {"reply_to": "noreply@"}, "reply_to", "not a valid email address"),
+    ("mattermost", {"host": "smtp://smtp.example.com"}, "host", "without scheme or port"),
+    ("mattermost", {"host": "smtp.example.com:587"}, "host", "without scheme or port"),
+    ("ghes", {"helo_domain": "bad domain"}, "helo_domain", "not a valid domain name"),
+    ("mattermost", {"auth": "cram-md5"}, "auth", "app=mattermost cannot do auth=cram-md5"),
+    ("ghes", {"security": "tls"}, "security", "app=ghes cannot do security=tls"),
+    ("mattermost", {"helo_domain": "example.com"}, "helo_domain", "not supported by app=mattermost"),
+    ("ghes", {"from_name": "GHES"}, "from_name", "not supported by app=ghes"),
+    ("gitea", {"reply_to": "noreply@example.com"}, "reply_to", "not supported by app=gitea"),
+    ("gitlab", {"support_address": "help@example.com"}, "support_address", "not supported by app=gitlab"),
+    ("mattermost", {"discard_to_noreply": True}, "discard_to_noreply", "not supported by app=mattermost"),
+    ("ghes", {"validate_certs": False}, "validate_certs", "not supported by app=ghes"),
+    ("mattermost", {"auth": "none", "username": "me"}, "auth", "contradicts the username"),
+    ("mattermost", {"host": "smtp.example.com", "allow_plaintext_auth": True}, "allow_plaintext_auth", "only allowed for a local server"),
+    ("mattermost", {"provider": "gmail", "security": "none"}, "security", "provider=gmail does not accept port 587 with security=none"),
+    ("mattermost", {"provider": "local_postfix", "username": "u"}, "username", "provider=local_postfix is a local server"),
+    ("mattermost", {"provider": "ses", "provider_region": "mars"}, "provider_region", "not an AWS region"),
+    ("mattermost", {"provider_region": "eu-west-1"}, "provider_region", "only applies together with provider=ses"),
+    ("gitea", {"support_address_type": "url"}, "support_address_type", "needs support_address"),
+]
+
+
+@pytest.mark.parametrize("app, params, option, fragment", STATIC_FAILURES)
+def test_static_rules(app: str, params: dict, option: str, fragment: str) -> None:
+    with pytest.raises(SettingsValidationError) as exc:
+        build_desired(app, params, BACKENDS[app])
+    assert exc.value.option == option
+    assert fragment in exc.value.rule
+    assert str(exc.value).startswith(f"{option}: ")
+
+
+# Rules on the effective result (stored values combined with the requested ones).
+EFFECTIVE_FAILURES = [
+    # stored ConnectionSecurity "" + new credentials: the Mattermost rule
+    ({"username": "me@example.com", "password": "pw"}, "security", "credentials (username/password) are set but security is none"),
+    (
+        {"host": "smtp.example.com", "security": "none", "username": "me", "allow_plaintext_auth": True},
+        "allow_plaintext_auth",
+        "only allowed for a local server",
+    ),
+    ({"auth": "plain", "security": "starttls"}, "username", "auth=plain needs a username"),
+    ({"security": "starttls", "password": "pw"}, "password", "a password needs a username"),
+]
+
+
+@pytest.mark.parametrize("params, option, fragment", EFFECTIVE_FAILURES)
+def test_effective_rules(params: dict, option: str, fragment: str) -> None:
+    backend = BACKENDS["mattermost"]
+    with pytest.raises(SettingsValidationError) as exc:
+        plan(backend, MM_MIN, build_desired("mattermost", params, backend))
+    assert exc.value.option == option
+    assert fragment in exc.value.rule
+
+
+def test_plaintext_override_for_localhost() -> None:
+    backend = BACKENDS["mattermost"]
+    params = {"host": "localhost", "port": 25, "security": "none", "username": "relay", "password": "pw", "allow_plaintext_auth": True}
+    result = plan(backend, MM_MIN, build_desired("mattermost", params, backend))
+    assert result.changed
+    assert result.settings["password"] == MASK
+
+
+def test_untouched_oddity_does_not_block() -> None:
+    # credentials stored with security none, but this run only changes the sender address
+    backend = BACKENDS["mattermost"]
+    odd = MM_MIN.replace('"SMTPUsername": ""', '"SMTPUsername": "legacy"').replace('"EnableSMTPAuth": false', '"EnableSMTPAuth": true')
+    result = plan(backend, odd, build_desired("mattermost", {"from_address": "noreply@example.com"}, backend))
+    assert result.changed
+
+
+def test_port_rule_against_stored_security() -> None:
+    backend = BACKENDS["mattermost"]
+    stored = MM_MIN.replace('"ConnectionSecurity": ""', '"ConnectionSecurity": "STARTTLS"')
+    with pytest.raises(SettingsValidationError) as exc:
+        plan(backend, stored, build_desired("mattermost", {"port": 465}, backend))
+    assert exc.value.option == "port"
+    assert "stored in the application" in exc.value.rule
+
+
+def test_plan_returns_masked_diff_and_header() -> None:
+    backend = BACKENDS["mattermost"]
+    params = {"provider": "gmail", "username": "me@gmail.com", "password": "hunter2-secret"}
+    result = plan(backend, MM_MIN, build_desired("mattermost", params, backend), header="/etc/mm/config.json")
+    assert result.diff["before_header"] == result.diff["after_header"] == "/etc/mm/config.json"
+    assert "hunter2-secret" in result.after
+    assert "hunter2-secret" not in repr(result.diff) + repr(result.settings)
+    assert f'"SMTPPassword": "{MASK}"' in result.diff["after"]
