@@ -24,6 +24,9 @@ export HOME="$cache/home"
 export ANSIBLE_HOME="$cache/ansible-home"
 export XDG_CACHE_HOME="$cache/xdg"
 export PIP_CACHE_DIR="$cache/pip"
+# Temporary files of the tests (pytest's tmp_path, named's and aiosmtpd's directories) stay under .cache too.
+export TMPDIR="$cache/tmp"
+rm -rf "$TMPDIR" && mkdir -p "$TMPDIR"
 export ANSIBLE_COLLECTIONS_PATH="$cache/collections"
 export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 NO_COLOR=1
 export PATH="$venv/bin:$PATH"
