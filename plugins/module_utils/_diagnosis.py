@@ -276,6 +276,9 @@ def diagnose_reply(code: int | None, text: str = "", *, stage: str | None = None
     if code == 421 or 400 <= code < 500:
         if code == 454 and stage == "auth" and "tls" in low:
             return _d("auth_requires_tls")
+        if _RELAY_RE.search(text):
+            # Postfix answers "454 4.7.1 <x@y>: Relay access denied": temporary in form, a policy refusal in fact.
+            return _d("relay_denied")
         return _d("temporary_failure")
     if code == 530:
         if _AUTH_REQ_RE.search(text) and not _STARTTLS_RE.search(text):
@@ -292,9 +295,10 @@ def diagnose_reply(code: int | None, text: str = "", *, stage: str | None = None
             return _d("sender_not_allowed")
         if enhanced in ("5.1.1", "5.1.10", "5.1.6") or (stage == "rcpt" and _RECIPIENT_RE.search(text)):
             return _d("unknown_recipient")
-        if enhanced == "5.7.1" or code == 553 or _RELAY_RE.search(text):
+        if _RELAY_RE.search(text) or (stage != "data" and (enhanced == "5.7.1" or code == 553)):
             return _d("relay_denied")
         if stage == "data" or code == 552:
+            # After DATA a 5.7.1 is a content or policy refusal of the message, not of the relay.
             return _d("message_rejected")
     if code >= 500:
         if stage == "tls":

@@ -94,7 +94,7 @@ def test_parse_enhanced_code(text, expected):
         (554, "5.7.1 <x@elsewhere>: Relay access denied", "rcpt", "relay_denied"),
         (553, "Relaying disallowed", "rcpt", "relay_denied"),
         (554, "Access denied: User arn:aws:iam::123456789012:user/smtp is not authorized to perform ses:SendRawEmail", "data", "relay_denied"),
-        (554, "5.7.1 Message rejected as spam", "data", "relay_denied"),
+        (554, "5.7.1 Message rejected as spam", "data", "message_rejected"),
         (550, "5.7.27 Sender address has null MX", "mail", "sender_not_allowed"),
         (550, "5.7.1 <x@y>: Sender address rejected: not owned by user alerts@example.com", "mail", "sender_not_allowed"),
         (553, "5.7.1 <x@y>: Sender address rejected: not owned by user alerts", "mail", "sender_not_allowed"),
@@ -238,3 +238,19 @@ def test_diagnose_text(text, expected):
         assert result is None or result.code == "unknown"
     else:
         assert (result.code if result else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "stage", "expected"),
+    [
+        # Postfix refuses relaying with a 4xx code by default (smtpd_relay_restrictions ... defer_unauth_destination).
+        (454, "4.7.1 <victim@elsewhere.example>: Relay access denied", "rcpt", "relay_denied"),
+        (450, "4.2.0 <x@example.org>: Recipient address rejected: Greylisted", "rcpt", "temporary_failure"),
+        # After DATA, a 5.7.1 is a refusal of the message (content filter, milter), not of the relay.
+        (550, "5.7.1 Message content rejected", "data", "message_rejected"),
+        (554, "5.7.1 <a@b.example>: Relay access denied", "data", "relay_denied"),
+        (554, "5.7.1 <a@b.example>: Relay access denied", "rcpt", "relay_denied"),
+    ],
+)
+def test_relay_and_content_refusals(code, text, stage, expected):
+    assert diagnose_reply(code, text, stage=stage).code == expected
