@@ -6,16 +6,14 @@
 
 from __future__ import annotations
 
-import json
 import typing as t
 from unittest import mock
 
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.mailops.notify.plugins.modules import dns_mail_records
 from ansible_collections.mailops.notify.tests.unit.plugins.bind9_server import Named, free_port
+from ansible_collections.mailops.notify.tests.unit.plugins.module_runner import run_module as _run
 
 HOST = "ghe.lab.test"
 REPLY = f"reply.{HOST}"
@@ -41,36 +39,9 @@ CREATE_UPDATES = [
 ]
 
 
-class ExitJson(Exception):
-    pass
-
-
-class FailJson(Exception):
-    pass
-
-
-def _exit_json(self, **kwargs):
-    raise ExitJson(kwargs)
-
-
-def _fail_json(self, msg, **kwargs):
-    kwargs["failed"] = True
-    kwargs["msg"] = msg
-    raise FailJson(kwargs)
-
-
 def run_module(args: dict[str, t.Any], *, check_mode: bool = False) -> tuple[bool, dict[str, t.Any]]:
     """Run main(); return (failed, result). The TSIG secret must never appear in a result."""
-    module_args = dict(args)
-    if check_mode:
-        module_args["_ansible_check_mode"] = True
-    with patch_module_args(module_args), mock.patch.multiple(basic.AnsibleModule, exit_json=_exit_json, fail_json=_fail_json):
-        with pytest.raises((ExitJson, FailJson)) as exc_info:
-            dns_mail_records.main()
-    result = exc_info.value.args[0]
-    if args.get("key_secret"):
-        assert args["key_secret"] not in json.dumps(result)
-    return isinstance(exc_info.value, FailJson), result
+    return _run(dns_mail_records.main, args, check_mode=check_mode, secrets=[args.get("key_secret", "")])
 
 
 def _args(named: Named, **extra: t.Any) -> dict[str, t.Any]:

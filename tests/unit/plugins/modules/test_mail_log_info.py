@@ -15,46 +15,16 @@ from pathlib import Path
 
 import pytest
 from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.mailops.notify.plugins.modules import mail_log_info
+from ansible_collections.mailops.notify.tests.unit.plugins.module_runner import run_module as _run
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "postfix_logs"
 NOW = dt.datetime.now(dt.timezone.utc)
 
 
-class ExitJson(Exception):
-    pass
-
-
-class FailJson(Exception):
-    pass
-
-
-@pytest.fixture(autouse=True)
-def patch_exit(monkeypatch):
-    def exit_json(self, **kwargs):
-        kwargs.setdefault("warnings", list(getattr(self, "_warnings", [])))
-        raise ExitJson(kwargs)
-
-    def fail_json(self, **kwargs):
-        kwargs["failed"] = True
-        raise FailJson(kwargs)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, msg: self.__dict__.setdefault("_warnings", []).append(msg))
-
-
 def run_module(args: dict, *, check_mode: bool = False) -> tuple[bool, dict]:
-    with patch_module_args({**args, "_ansible_check_mode": check_mode}):
-        try:
-            mail_log_info.main()
-        except ExitJson as exc:
-            return False, exc.args[0]
-        except FailJson as exc:
-            return True, exc.args[0]
-    raise AssertionError("module returned without exit_json or fail_json")
+    return _run(mail_log_info.main, args, check_mode=check_mode, warnings=True)
 
 
 def _stamp(line: str, when: dt.datetime) -> str:

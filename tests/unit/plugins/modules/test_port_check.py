@@ -6,44 +6,13 @@ from __future__ import annotations
 
 import socket
 
-import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
-
 from ansible_collections.mailops.notify.plugins.modules import port_check
+from ansible_collections.mailops.notify.tests.unit.plugins.module_runner import run_module as _run
 from ansible_collections.mailops.notify.tests.unit.plugins.smtp_servers import SmtpServer, closed_port
 
 
-class ExitJson(Exception):
-    pass
-
-
-class FailJson(Exception):
-    pass
-
-
-@pytest.fixture(autouse=True)
-def patch_exit(monkeypatch):
-    def exit_json(self, **kwargs):
-        raise ExitJson(kwargs)
-
-    def fail_json(self, **kwargs):
-        kwargs["failed"] = True
-        raise FailJson(kwargs)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-
-
 def run_module(args: dict) -> tuple[bool, dict]:
-    with patch_module_args({**args, "_ansible_check_mode": True}):
-        try:
-            port_check.main()
-        except ExitJson as exc:
-            return False, exc.args[0]
-        except FailJson as exc:
-            return True, exc.args[0]
-    raise AssertionError("module returned without exit_json or fail_json")
+    return _run(port_check.main, args, check_mode=True)
 
 
 def test_open_smtp_and_listening(certs):

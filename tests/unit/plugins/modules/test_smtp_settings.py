@@ -12,50 +12,20 @@ import os
 import pathlib
 import shutil
 import subprocess
-from unittest import mock
 
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.mailops.notify.plugins.modules import smtp_settings
 from ansible_collections.mailops.notify.tests.unit.plugins.fixtures import ghes_fake_server
+from ansible_collections.mailops.notify.tests.unit.plugins.module_runner import run_module as _run
 
 FIXTURES = pathlib.Path(__file__).parent.parent / "fixtures"
 SECRET = "Mod-Secret#1;pw"
 ROOT_PW = "root-site-admin-pw"
 
 
-class ExitJson(Exception):
-    pass
-
-
-class FailJson(Exception):
-    pass
-
-
-def _exit_json(self, **kwargs):
-    raise ExitJson(kwargs)
-
-
-def _fail_json(self, msg, **kwargs):
-    kwargs["failed"] = True
-    kwargs["msg"] = msg
-    raise FailJson(kwargs)
-
-
 def call(args: dict, check_mode: bool = False, diff: bool = True) -> dict:
-    args = dict(args)
-    args["_ansible_check_mode"] = check_mode
-    args["_ansible_diff"] = diff
-    with patch_module_args(args), mock.patch.multiple(basic.AnsibleModule, exit_json=_exit_json, fail_json=_fail_json):
-        with pytest.raises((ExitJson, FailJson)) as exc:
-            smtp_settings.main()
-    result = exc.value.args[0]
-    dump = json.dumps(result)
-    for secret in (SECRET, ROOT_PW):
-        assert secret not in dump, f"secret leaked in {dump}"
-    return result
+    return _run(smtp_settings.main, args, check_mode=check_mode, diff=diff, secrets=[SECRET, ROOT_PW])[1]
 
 
 FILE_CASES = {

@@ -8,10 +8,9 @@ import base64
 import json
 
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.mailops.notify.plugins.modules import smtp_test
+from ansible_collections.mailops.notify.tests.unit.plugins.module_runner import run_module as _run
 from ansible_collections.mailops.notify.tests.unit.plugins.smtp_servers import PASSWORD, QUEUE_ID, USERNAME, SmtpServer, closed_port
 
 RESULT_KEYS = {
@@ -20,38 +19,8 @@ RESULT_KEYS = {
 }  # fmt: skip
 
 
-class ExitJson(Exception):
-    pass
-
-
-class FailJson(Exception):
-    pass
-
-
-@pytest.fixture(autouse=True)
-def patch_exit(monkeypatch):
-    def exit_json(self, **kwargs):
-        raise ExitJson(kwargs)
-
-    def fail_json(self, **kwargs):
-        kwargs["failed"] = True
-        raise FailJson(kwargs)
-
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-
-
 def run_module(args: dict, *, check_mode: bool = False) -> tuple[bool, dict]:
-    if check_mode:
-        args = {**args, "_ansible_check_mode": True}
-    with patch_module_args(args):
-        try:
-            smtp_test.main()
-        except ExitJson as exc:
-            return False, exc.args[0]
-        except FailJson as exc:
-            return True, exc.args[0]
-    raise AssertionError("module returned without exit_json or fail_json")
+    return _run(smtp_test.main, args, check_mode=check_mode)
 
 
 def assert_clean(result: dict, *extra: str) -> None:
