@@ -16,7 +16,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
 cache="${MAILOPS_LAB_CACHE:-$root/.cache/podman}"
 
-# Packages every lab host gets. Changing this list or this file changes the image tag.
+# Packages every lab host gets. Changing this list or build_image changes the image tag.
 packages=(systemd systemd-sysv dbus python3 python3-apt iproute2 iputils-ping ca-certificates procps
   netcat-openbsd)
 
@@ -52,8 +52,9 @@ mirror() {
     printf '%s\n' "${m%/}"
 }
 
+# The recipe is the suite, the package list and the build function itself.
 recipe_hash() {
-    { cat "${BASH_SOURCE[0]}"; printf '%s\n' "$1" "${packages[@]}"; } | sha256sum | cut -c1-12
+    { declare -f build_image; printf '%s\n' "$1" "${packages[@]}"; } | sha256sum | cut -c1-12
 }
 
 build_image() {
