@@ -34,7 +34,7 @@ def test_hostname_is_the_design_name(host):
 
 
 def test_apt_installed_the_packages_inside(host):
-    name = "nftables" if design_name(host) == "appliance" else "dnsutils"
+    name = "nftables" if design_name(host) == "appliance" else "bind9-dnsutils"
     assert host.package(name).is_installed
 
 
