@@ -53,14 +53,16 @@ def run_module(
         patch_module_args(module_args),
         mock.patch.multiple(basic.AnsibleModule, exit_json=exit_json, fail_json=fail_json, warn=lambda self, msg: recorded.append(msg)),
     ):
+        outcome: tuple[bool, dict[str, t.Any]] | None = None
         try:
             main()
         except ExitJson as exc:
-            failed, result = False, exc.args[0]
+            outcome = (False, exc.args[0])
         except FailJson as exc:
-            failed, result = True, exc.args[0]
-        else:
-            raise AssertionError("the module returned without exit_json or fail_json")
+            outcome = (True, exc.args[0])
+    if outcome is None:
+        raise AssertionError("the module returned without exit_json or fail_json")
+    failed, result = outcome
     dumped = json.dumps(result)
     for secret in secrets:
         if secret:
