@@ -138,12 +138,20 @@ run_package() {
         printf 'the collection tarball carries files that are not collection content:\n%s\n' "$bad"
         return 1
     fi
-    ansible-galaxy collection install -p "$out/installed" "$tarball" || return 1
+    # Install and read the docs from the tarball alone, not from the working tree that PYTHONPATH and
+    # ANSIBLE_COLLECTIONS_PATH point to.
+    local -a only_tarball=(env -u PYTHONPATH ANSIBLE_COLLECTIONS_PATH="$out/installed" ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false)
+    "${only_tarball[@]}" ansible-galaxy collection install -p "$out/installed" "$tarball" || return 1
     mapfile -t modules < <(tar -tzf "$tarball" | sed -n 's|^plugins/modules/\(.*\)\.py$|\1|p' | sort)
     for m in "${modules[@]}"; do
-        ANSIBLE_COLLECTIONS_PATH="$out/installed" ansible-doc "mailops.notify.$m" >/dev/null || { echo "ansible-doc failed for $m"; return 1; }
+        "${only_tarball[@]}" ansible-doc "mailops.notify.$m" >/dev/null || { echo "ansible-doc failed for $m"; return 1; }
     done
-    PACKAGE_COUNTS="$(tar -tzf "$tarball" | grep -c -v '/$') files, ${#modules[@]} modules documented"
+    local roles=() r
+    mapfile -t roles < <(tar -tzf "$tarball" | sed -n 's|^roles/\([^/]*\)/meta/argument_specs.yml$|\1|p' | sort)
+    for r in "${roles[@]}"; do
+        "${only_tarball[@]}" ansible-doc -t role "mailops.notify.$r" >/dev/null || { echo "ansible-doc failed for role $r"; return 1; }
+    done
+    PACKAGE_COUNTS="$(tar -tzf "$tarball" | grep -c -v '/$') files, ${#modules[@]} modules and ${#roles[@]} role documented"
 }
 
 UNIT_COUNTS=""

@@ -1,0 +1,111 @@
+"""Failures on a working appliance: each run ends with the collection's diagnosis, the previous configuration keeps
+serving, and mail queued while the relay is down is delivered once it is back."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import time
+import uuid
+
+import pytest
+import testinfra
+
+testinfra_hosts = ["podman://appliance"]
+
+FQDN = "appliance.mailops.test"
+NOREPLY = f"noreply@noreply.{FQDN}"
+RECIPIENT = "ops@provider.test"
+RELAY_MAILDIR = "/var/mail/relay/inbox"
+PASSWORD = "lab-relay-secret-7f3a"  # the lab's throw-away relay password (molecule/default/group_vars/all.yml)
+CONFIG = "/etc/postfix/main.cf /etc/postfix/sasl_passwd /etc/postfix/sasl_passwd.db"
+WAIT = 30
+
+
+@pytest.fixture(scope="module")
+def relay():
+    return testinfra.get_host("podman://relay")
+
+
+def run_playbook(*extra):
+    env = dict(os.environ, ANSIBLE_PYTHON_INTERPRETER="/usr/bin/python3", ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default")
+    inventory = os.environ["MOLECULE_INVENTORY_FILE"]
+    command = ["ansible-playbook", "-i", inventory, "mailops.notify.configure_notifications", "-e", "mail_notifications_target=appliance"]
+    command += ["-e", "mail_notifications_dns_enabled=false"]
+    for item in extra:
+        command += ["-e", item]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=300, check=False)
+
+
+def send_notification(appliance):
+    token = uuid.uuid4().hex
+    message = f"From: {NOREPLY}\nTo: {RECIPIENT}\nSubject: notification {token}\n\nbody {token}\n"
+    sent = appliance.run(f"printf %s {shlex.quote(message)} | /usr/sbin/sendmail -f {NOREPLY} {RECIPIENT}")
+    assert sent.rc == 0, sent.stderr
+    return token
+
+
+def arrived(relay, token, wait=WAIT):
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if relay.run(f"grep -r -l -F -e {token} {RELAY_MAILDIR}/new").stdout.strip():
+            return True
+        time.sleep(1)
+    return False
+
+
+def assert_fails_with_old_config_serving(host, relay, result, *messages):
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output[-3000:]
+    for message in messages:
+        assert message in output, output[-4000:]
+    assert PASSWORD not in output and "wrong-password-5e1d" not in output
+    # The previous configuration still serves: a notification goes out through the relay.
+    assert arrived(relay, send_notification(host))
+
+
+@pytest.fixture(scope="module")
+def config_before(host):
+    return host.check_output(f"sha256sum {CONFIG}")
+
+
+def test_wrong_relay_password_is_diagnosed_before_the_change(host, relay, config_before):
+    result = run_playbook("mail_notifications_relay_password=wrong-password-5e1d")
+    assert_fails_with_old_config_serving(host, relay, result, "auth_failed", "535")
+    assert host.check_output(f"sha256sum {CONFIG}") == config_before
+
+
+def test_starttls_not_offered_is_diagnosed_before_the_change(host, relay, config_before):
+    result = run_playbook("mail_notifications_relay_port=2525")
+    assert_fails_with_old_config_serving(host, relay, result, "STARTTLS")
+    assert host.check_output(f"sha256sum {CONFIG}") == config_before
+
+
+def test_invalid_variables_are_refused_before_the_change(host, relay, config_before):
+    result = run_playbook('{"mail_notifications_postfix_extra": {"smtp_tls_wrappermode": "maybe"}}')
+    assert_fails_with_old_config_serving(host, relay, result, "mail_notifications_postfix_extra: smtp_tls_wrappermode = maybe is not one of yes, no")
+    assert host.check_output(f"sha256sum {CONFIG}") == config_before
+
+
+def test_relay_down_is_diagnosed_and_queued_mail_arrives_when_it_is_back(host, relay, config_before):
+    relay.run("systemctl stop postfix")
+    try:
+        result = run_playbook()
+        output = result.stdout + result.stderr
+        assert result.returncode != 0
+        assert "connection_refused" in output or "refused" in output.lower(), output[-4000:]
+        assert host.check_output(f"sha256sum {CONFIG}") == config_before
+        token = send_notification(host)
+        deadline = time.monotonic() + WAIT
+        while time.monotonic() < deadline and "status=deferred" not in host.run("journalctl --no-pager -q -t postfix/smtp -n 20").stdout:
+            time.sleep(1)
+        queue = host.check_output("postqueue -j")
+        assert RECIPIENT in queue, "the notification must wait in the queue while the relay is down"
+        assert not arrived(relay, token, wait=2)
+    finally:
+        relay.run("systemctl start postfix")
+    assert relay.service("postfix").is_running
+    host.run("postqueue -f")
+    assert arrived(relay, token), "the queued notification was not delivered once the relay was back"
+    assert host.check_output("postqueue -j") == ""
