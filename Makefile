@@ -2,10 +2,16 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help test setup lint sanity unit integration molecule lab-image lab-clean build clean
+.PHONY: help demo demo-down test setup lint sanity package unit integration molecule lab-image lab-clean build clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+demo: ## Bring up the lab and run playbooks/configure_notifications.yml against `appliance`, then show the evidence
+	@tests/run.sh setup demo
+
+demo-down: ## Remove the demo lab
+	@tests/run.sh demo_down
 
 test: ## Install what is needed, then run lint, sanity, unit, integration and molecule, with a summary
 	@tests/run.sh

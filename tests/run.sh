@@ -4,6 +4,7 @@
 # `make test`: install what the project needs, then run every check in order and print a summary.
 #
 #   tests/run.sh [STEP ...]     STEP: setup lint sanity package unit integration molecule (default: all, in that order)
+#                               or demo / demo_down (make demo, make demo-down)
 #
 # Environment:
 #   MAILOPS_LAB_SUITE   bookworm (default) or trixie: the Debian release of the lab hosts
@@ -183,14 +184,34 @@ run_integration() {
     (cd "$dest" && ansible-test integration --local --python 3.11 --color no --allow-destructive --allow-root "${targets[@]}")
 }
 
+# Podman settings of the lab and the image of MAILOPS_LAB_SUITE (built once, then cached).
+lab_env() {
+    step "lab: image (${MAILOPS_LAB_SUITE:-bookworm})"
+    eval "$(lab/lab.sh env)"
+    MAILOPS_LAB_IMAGE=$(lab/lab.sh image "${MAILOPS_LAB_SUITE:-bookworm}") || return 1
+    export MAILOPS_LAB_IMAGE
+}
+
+# `make demo`: the lab with configure_notifications.yml applied to `appliance` (molecule/demo), left running.
+run_demo() {
+    lab_env || return 1
+    step "demo: lab up, configure_notifications.yml on appliance (MAILOPS_LAB_IMAGE=$MAILOPS_LAB_IMAGE)"
+    molecule converge -s demo || return 1
+    printf '\nThe lab is up: podman exec -it appliance bash (with CONTAINERS_CONF from lab/lab.sh env). make demo-down removes it.\n'
+}
+
+run_demo_down() {
+    lab_env || return 1
+    step "demo: lab down"
+    molecule destroy -s demo
+}
+
 MOLECULE_COUNTS=""
 run_molecule() {
     local scenarios image rc=0 ok=0 n=0 s
     scenarios=${MOLECULE_SCENARIOS:-$(find molecule -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort)}
-    step "molecule: lab image (${MAILOPS_LAB_SUITE:-bookworm})"
-    eval "$(lab/lab.sh env)"
-    image=$(lab/lab.sh image "${MAILOPS_LAB_SUITE:-bookworm}") || return 1
-    export MAILOPS_LAB_IMAGE="$image"
+    lab_env || return 1
+    image=$MAILOPS_LAB_IMAGE
     for s in $scenarios; do
         n=$((n + 1))
         step "molecule: scenario $s on $image"
