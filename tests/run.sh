@@ -147,12 +147,17 @@ run_package() {
     for m in "${modules[@]}"; do
         "${only_tarball[@]}" ansible-doc "mailops.notify.$m" >/dev/null || { echo "ansible-doc failed for $m"; return 1; }
     done
+    local filters=() f
+    mapfile -t filters < <(tar -tzf "$tarball" | sed -n 's|^plugins/filter/\([^_].*\)\.py$|\1|p' | sort)
+    for f in "${filters[@]}"; do
+        "${only_tarball[@]}" ansible-doc -t filter "mailops.notify.$f" >/dev/null || { echo "ansible-doc failed for filter $f"; return 1; }
+    done
     local roles=() r
     mapfile -t roles < <(tar -tzf "$tarball" | sed -n 's|^roles/\([^/]*\)/meta/argument_specs.yml$|\1|p' | sort)
     for r in "${roles[@]}"; do
         "${only_tarball[@]}" ansible-doc -t role "mailops.notify.$r" >/dev/null || { echo "ansible-doc failed for role $r"; return 1; }
     done
-    PACKAGE_COUNTS="$(tar -tzf "$tarball" | grep -c -v '/$') files, ${#modules[@]} modules and ${#roles[@]} role documented"
+    PACKAGE_COUNTS="$(tar -tzf "$tarball" | grep -c -v '/$') files, ${#modules[@]} modules, ${#filters[@]} filter and ${#roles[@]} role documented"
 }
 
 UNIT_COUNTS=""
