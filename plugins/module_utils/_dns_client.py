@@ -15,7 +15,6 @@ before creating a ``DnsClient``.
 from __future__ import annotations
 
 import binascii
-import ipaddress
 import socket
 import time
 import traceback
@@ -31,6 +30,7 @@ from ansible_collections.mailops.notify.plugins.module_utils._dns_expect import 
     build_expected,
     evaluate,
     format_server,
+    is_ip,
     is_subdomain,
     needed_queries,
     normalize_name,
@@ -121,14 +121,6 @@ class Nameserver:
         return f"{self.name} ({format_server(self.address, self.port)})"
 
 
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
-
-
 def _abs(name: str) -> dns.name.Name:
     return dns.name.from_text(name.rstrip(".") + ".")
 
@@ -201,7 +193,7 @@ class DnsClient:
 
     def resolve_address(self, host: str, port: int, via: t.Optional[Nameserver] = None) -> Nameserver:
         """Turn a host name into a Nameserver (first IPv4 address, else the first IPv6 address)."""
-        if _is_ip(host):
+        if is_ip(host):
             return Nameserver(host, host, port)
         if via is not None:
             for rtype in ("A", "AAAA"):

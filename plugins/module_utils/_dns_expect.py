@@ -34,6 +34,7 @@ __all__ = [
     "compare",
     "evaluate",
     "format_server",
+    "is_ip",
     "is_subdomain",
     "needed_queries",
     "normalize_name",
@@ -200,7 +201,7 @@ def parse_server(spec: str, default_port: int) -> tuple[str, int]:
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
             raise InvalidOptionError(f"server {spec!r}: port must be a number between 1 and 65535")
         port = int(port_text)
-    return host.rstrip(".") if not _is_ip(host) else host, port
+    return host.rstrip(".") if not is_ip(host) else host, port
 
 
 def format_server(host: str, port: int) -> str:
@@ -210,7 +211,8 @@ def format_server(host: str, port: int) -> str:
     return f"{host}:{port}"
 
 
-def _is_ip(text: str) -> bool:
+def is_ip(text: str) -> bool:
+    """Whether ``text`` is an IPv4 or IPv6 address (not a name)."""
     try:
         ipaddress.ip_address(text)
     except ValueError:
