@@ -134,7 +134,8 @@ def troubleshoot(tmp_path, host, *extra):
     address = host.check_output("hostname -I").split()[0]
     nameserver = testinfra.get_host("podman://dns").check_output("hostname -I").split()[0]
     command = ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "mailops.notify.troubleshoot_email"]
-    command += ["-e", "troubleshoot_hosts=appliance", "-e", f"troubleshoot_bundle_dir={tmp_path}"]
+    # The lab connects as root, and its containers have no sudo.
+    command += ["-e", "troubleshoot_hosts=appliance", "-e", "troubleshoot_become=false", "-e", f"troubleshoot_bundle_dir={tmp_path}"]
     command += ["-e", json.dumps({"troubleshoot_dns_address": [address], "troubleshoot_dns_nameservers": [nameserver]})]
     for item in extra:
         command += ["-e", item]
