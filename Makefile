@@ -33,4 +33,6 @@ build: ## Build the collection tarball into build/
 
 clean: ## Remove the virtual environment and caches (lab images included)
 	@lab/lab.sh clean 2>/dev/null || true
+	@# podman keeps its overlay storage mounted; unmount it so that the cache can go.
+	@if mountpoint -q .cache/podman/storage/overlay 2>/dev/null; then umount .cache/podman/storage/overlay; fi
 	@rm -rf .venv .cache build tests/output
