@@ -130,11 +130,12 @@ run_sanity() {
 PACKAGE_COUNTS=""
 run_package() {
     step "package: ansible-galaxy collection build and install"
-    local out="$cache/package" tarball bad modules=() m
+    local out="$cache/package" tarball bad listing
     rm -rf "$out" && mkdir -p "$out"
     ansible-galaxy collection build --output-path "$out" . || return 1
     tarball=$(find "$out" -maxdepth 1 -name 'mailops-notify-*.tar.gz' | head -n1)
-    bad=$(tar -tzf "$tarball" | grep -E '^(tests|molecule|lab|\.ci|\.cache|\.venv|Makefile|requirements-dev)' || true)
+    listing=$(tar -tzf "$tarball")
+    bad=$(grep -E '^(tests|molecule|lab|\.ci|\.cache|\.venv|Makefile|requirements-dev)' <<<"$listing" || true)
     if [ -n "$bad" ]; then
         printf 'the collection tarball carries files that are not collection content:\n%s\n' "$bad"
         return 1
@@ -143,21 +144,20 @@ run_package() {
     # ANSIBLE_COLLECTIONS_PATH point to.
     local -a only_tarball=(env -u PYTHONPATH ANSIBLE_COLLECTIONS_PATH="$out/installed" ANSIBLE_COLLECTIONS_SCAN_SYS_PATH=false)
     "${only_tarball[@]}" ansible-galaxy collection install -p "$out/installed" "$tarball" || return 1
-    mapfile -t modules < <(tar -tzf "$tarball" | sed -n 's|^plugins/modules/\(.*\)\.py$|\1|p' | sort)
-    for m in "${modules[@]}"; do
-        "${only_tarball[@]}" ansible-doc "mailops.notify.$m" >/dev/null || { echo "ansible-doc failed for $m"; return 1; }
-    done
-    local filters=() f
-    mapfile -t filters < <(tar -tzf "$tarball" | sed -n 's|^plugins/filter/\([^_].*\)\.py$|\1|p' | sort)
-    for f in "${filters[@]}"; do
-        "${only_tarball[@]}" ansible-doc -t filter "mailops.notify.$f" >/dev/null || { echo "ansible-doc failed for filter $f"; return 1; }
-    done
-    local roles=() r
-    mapfile -t roles < <(tar -tzf "$tarball" | sed -n 's|^roles/\([^/]*\)/meta/argument_specs.yml$|\1|p' | sort)
-    for r in "${roles[@]}"; do
-        "${only_tarball[@]}" ansible-doc -t role "mailops.notify.$r" >/dev/null || { echo "ansible-doc failed for role $r"; return 1; }
-    done
-    PACKAGE_COUNTS="$(tar -tzf "$tarball" | grep -c -v '/$') files, ${#modules[@]} modules, ${#filters[@]} filter and ${#roles[@]} role documented"
+    # ansible-doc renders every plugin and role of one type (sed names them from the listing); prints how many.
+    documented() {
+        local type=$1 names=() n
+        mapfile -t names < <(sed -n "$2" <<<"$listing" | sort)
+        for n in "${names[@]}"; do
+            "${only_tarball[@]}" ansible-doc -t "$type" "mailops.notify.$n" >/dev/null || { echo "ansible-doc failed for $type $n" >&2; return 1; }
+        done
+        echo "${#names[@]}"
+    }
+    local modules filters roles
+    modules=$(documented module 's|^plugins/modules/\(.*\)\.py$|\1|p') || return 1
+    filters=$(documented filter 's|^plugins/filter/\([^_].*\)\.py$|\1|p') || return 1
+    roles=$(documented role 's|^roles/\([^/]*\)/meta/argument_specs.yml$|\1|p') || return 1
+    PACKAGE_COUNTS="$(grep -c -v '/$' <<<"$listing") files, $modules modules, $filters filter and $roles role documented"
 }
 
 UNIT_COUNTS=""
