@@ -135,7 +135,7 @@ run_package() {
     ansible-galaxy collection build --output-path "$out" . || return 1
     tarball=$(find "$out" -maxdepth 1 -name 'mailops-notify-*.tar.gz' | head -n1)
     listing=$(tar -tzf "$tarball")
-    bad=$(grep -E '^(tests|molecule|lab|\.ci|\.cache|\.venv|Makefile|requirements-dev)' <<<"$listing" || true)
+    bad=$(grep -E '^(tests|molecule|lab|\.|Makefile|requirements-dev)' <<<"$listing" || true)
     if [ -n "$bad" ]; then
         printf 'the collection tarball carries files that are not collection content:\n%s\n' "$bad"
         return 1
