@@ -10,6 +10,8 @@
 #   MAILOPS_LAB_SUITE   bookworm (default) or trixie: the Debian release of the lab hosts
 #   MAILOPS_LAB_IMAGE   use this pulled image instead of building one (needs systemd and python3)
 #   MOLECULE_SCENARIOS  the molecule scenarios to run (default: every directory under molecule/)
+#   MAILOPS_INTEGRATION_TARGETS  the integration targets to run (default: all)
+#   MAILOPS_TMPDIR, MAILOPS_ANSIBLE_TEST_DIR  where temporary files and ansible-test's copy go (default: under .cache)
 #
 # Everything is written under the repository (.venv, .cache) except the Debian packages apt installs.
 set -uo pipefail
@@ -26,7 +28,8 @@ export ANSIBLE_HOME="$cache/ansible-home"
 export XDG_CACHE_HOME="$cache/xdg"
 export PIP_CACHE_DIR="$cache/pip"
 # Temporary files of the tests (pytest's tmp_path, named's and aiosmtpd's directories) stay under .cache too.
-export TMPDIR="$cache/tmp"
+# MAILOPS_TMPDIR and MAILOPS_ANSIBLE_TEST_DIR let two runs of single steps share one checkout.
+export TMPDIR="${MAILOPS_TMPDIR:-$cache/tmp}"
 rm -rf "$TMPDIR" && mkdir -p "$TMPDIR"
 export ANSIBLE_COLLECTIONS_PATH="$cache/collections"
 export ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 NO_COLOR=1
@@ -96,7 +99,7 @@ run_lint() {
 
 # ansible-test needs the collection at .../ansible_collections/<ns>/<name> as a real directory.
 copy_collection() {
-    local dest="$cache/ansible-test/ansible_collections/mailops/notify"
+    local dest="${MAILOPS_ANSIBLE_TEST_DIR:-$cache/ansible-test}/ansible_collections/mailops/notify"
     mkdir -p "$dest"
     # The copy sits inside this repository's ignored .cache: give it a git repository of its own,
     # or ansible-test asks ours which files exist and finds none.
@@ -179,8 +182,12 @@ run_integration() {
     step "integration: ansible-test integration --local"
     local dest targets=()
     dest=$(copy_collection)
-    mapfile -t targets < <(find "$dest/tests/integration/targets" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' 2>/dev/null |
-        grep -v -E '^(setup|prepare)_' | sort)
+    if [ -n "${MAILOPS_INTEGRATION_TARGETS:-}" ]; then
+        read -r -a targets <<<"$MAILOPS_INTEGRATION_TARGETS"
+    else
+        mapfile -t targets < <(find "$dest/tests/integration/targets" -mindepth 1 -maxdepth 1 -type d -printf '%f\n' 2>/dev/null |
+            grep -v -E '^(setup|prepare)_' | sort)
+    fi
     INTEGRATION_COUNTS="${#targets[@]} targets"
     if [ ${#targets[@]} -eq 0 ]; then
         echo "no integration targets"
