@@ -21,16 +21,18 @@ from __future__ import annotations
 import json
 import time
 import typing as t
+from urllib.parse import urlsplit
 
 from ansible_collections.mailops.notify.plugins.module_utils._settings import (
-    MASK,
     Backend,
     Desired,
     SettingsApiError,
     SettingsValidationError,
+    check_text,
+    is_hostname,
 )
 
-__all__ = ["APPLY_PATH", "SETTINGS_PATH", "GhesBackend", "GhesClient", "HttpResponse", "HttpTransport"]
+__all__ = ["APPLY_PATH", "SETTINGS_PATH", "GhesBackend", "GhesClient", "HttpResponse", "HttpTransport", "check_api_url"]
 
 SETTINGS_PATH = "/manage/v1/config/settings"
 APPLY_PATH = "/manage/v1/config/apply"
@@ -79,6 +81,23 @@ class HttpTransport(t.Protocol):
         """Send one request (with the credentials the transport was built with); never raise on HTTP status."""
 
 
+def check_api_url(url: t.Any) -> None:
+    """The Manage API base URL: http(s), a host, no credentials (those go in api_username/api_password, which are no_log)."""
+    check_text("api_url", url)
+    text = str(url)
+    if not text.lower().startswith(("http://", "https://")):
+        raise SettingsValidationError("api_url", "must start with http:// or https://, for example https://ghe.example.com:8443")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        raise SettingsValidationError("api_url", "is not a valid URL (check the host and the port)") from None
+    if "@" in parts.netloc:
+        raise SettingsValidationError("api_url", "must not carry credentials (user:password@); set api_username and api_password instead")
+    if not parts.hostname or not is_hostname(parts.hostname):
+        raise SettingsValidationError("api_url", "has no host name or IP address")
+
+
 def _looks_masked(value: t.Any) -> bool:
     return isinstance(value, str) and len(value) >= 3 and set(value) <= {"*"}
 
@@ -97,6 +116,7 @@ class GhesBackend(Backend):
         " requested one; when it does not (absent or masked), update_password=always sends it on every run (changed) and"
         " update_password=on_create only sends it when no username is stored"
     )
+    password_keys = ("password",)
 
     def read(self, state: dict[str, t.Any]) -> dict[str, t.Any]:
         smtp = state or {}
@@ -160,11 +180,9 @@ class GhesBackend(Backend):
             return state
         return new
 
-    def mask(self, state: dict[str, t.Any]) -> dict[str, t.Any]:
-        masked = dict(state or {})
-        if masked.get("password"):
-            masked["password"] = MASK
-        return masked
+    def owned(self, state: dict[str, t.Any], desired: Desired) -> dict[str, t.Any]:
+        """The whole ``smtp`` object: the module owns it (its secrets are masked by the caller)."""
+        return dict(state or {})
 
     def check(self, state: dict[str, t.Any]) -> None:
         for key, kind in _TYPES.items():

@@ -8,8 +8,13 @@
 The file is edited line by line: a key line is rewritten only when its value changes, a missing
 key is added after the last key of its section, a missing section is appended.  Keys of the same
 name in other sections (``[database] HOST``, ``USER``, ``PASSWD``) are never touched.
-Values that go-ini would cut at ``#`` or ``;`` or unquote are written in backticks, as Gitea's
-documentation recommends for ``PASSWD``.
+Values that go-ini would cut at ``#`` or ``;``, trim, unquote or (where continuation lines are on,
+go-ini's default) join with the next line at a trailing backslash are written in backticks, as
+Gitea's documentation recommends for ``PASSWD``.
+
+Lines are split at ``\\n`` only, as go-ini reads them: a U+2028, U+0085 or form feed inside an
+existing value stays in its line, so text like ``[security]`` after one of them is never taken for
+a section header.  The module owns ``[mailer]`` and ``[service] ENABLE_NOTIFY_MAIL``.
 """
 
 from __future__ import annotations
@@ -19,17 +24,23 @@ import typing as t
 from email.utils import formataddr, parseaddr
 
 from ansible_collections.mailops.notify.plugins.module_utils._settings import (
-    MASK,
     Backend,
     Desired,
     SettingsFormatError,
     SettingsValidationError,
+    line_body,
+    split_lines,
 )
 
 __all__ = ["GiteaBackend", "get_value", "read_ini", "set_value"]
 
-_SECTION_RE = re.compile(r"^[ \t]*\[(?P<name>[^\]\r\n]+)\][ \t]*(?:[#;].*)?$")
-_KEY_RE = re.compile(r"^(?P<indent>[ \t]*)(?P<key>[^\s=#;\[][^=\r\n]*?)(?P<sep>[ \t]*=[ \t]*)(?P<value>[^\r\n]*)$")
+# White space as Go's unicode.IsSpace: go-ini trims lines and values with it.
+_GO_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+# Matched against the body of a line (split at \n only, ending removed).
+_KEY_RE = re.compile(
+    rf"^(?P<indent>[{re.escape(_GO_SPACE)}]*)(?P<key>[^\s=#;\[][^=\n]*?)(?P<sep>[ \t]*=[ \t]*)(?P<value>.*)$",
+    re.DOTALL,
+)
 
 _SECURITY_TO_PROTOCOL = {"none": "smtp", "starttls": "smtp+starttls", "tls": "smtps"}
 _PROTOCOL_TO_SECURITY = {"smtp": "none", "smtp+starttls": "starttls", "smtp+startls": "starttls", "smtps": "tls"}
@@ -61,21 +72,25 @@ _EXTRA_KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]*$")
 
 def decode_value(raw: str) -> str:
     """Decode a value the way go-ini (Gitea's loader) does."""
-    raw = raw.strip()
+    raw = raw.strip(_GO_SPACE)
     if raw.startswith('"""'):
         return raw[3:-3] if raw.endswith('"""') and len(raw) >= 6 else raw[3:]
-    if raw[:1] in ("`", '"'):
-        end = raw.find(raw[0], 1)
+    if raw[:1] == "`":
+        end = raw.rfind("`")  # go-ini: the last backtick closes the value
+        if end > 0:
+            return raw[1:end]
+    if raw[:1] == '"':
+        end = raw.find('"', 1)
         if end > 0:
             return raw[1:end]
     cut = min([i for i in (raw.find("#"), raw.find(";")) if i >= 0], default=-1)
     if cut >= 0:
         raw = raw[:cut]
-    return raw.strip()
+    return raw.strip(_GO_SPACE)
 
 
 def encode_value(option: str, value: str) -> str:
-    if value == value.strip() and not re.search(r"[#;\"'`\r\n]", value):
+    if value == value.strip(_GO_SPACE) and not re.search(r"[#;\"'`\\\n\r]", value):
         return value
     if "`" in value or "\n" in value or "\r" in value:
         raise SettingsValidationError(option, "app.ini cannot store this value: it needs quoting but contains a backtick or a line break")
@@ -83,7 +98,27 @@ def encode_value(option: str, value: str) -> str:
 
 
 def _lines(text: str) -> list[str]:
-    return text.splitlines(keepends=True)
+    return split_lines(text)
+
+
+def _classify(body: str) -> tuple[str, t.Any]:
+    """What go-ini makes of a line: ("section", name), ("key", match), or ("skip", None) for blank, comment and other lines.
+
+    As in go-ini, the line is trimmed of Unicode white space first, a section header starts with "[" and its name
+    ends at the last "]" on the line (the name is not trimmed).
+    """
+    stripped = body.lstrip(_GO_SPACE)
+    if not stripped or stripped[0] in "#;":
+        return "skip", None
+    if stripped[0] == "[":
+        end = stripped.rfind("]")
+        return ("section", stripped[1:end]) if end > 0 else ("skip", None)
+    match = _KEY_RE.match(body)
+    return ("key", match) if match else ("skip", None)
+
+
+def _key_name(match: re.Match) -> str:
+    return match.group("key").strip(_GO_SPACE)
 
 
 def read_ini(text: str) -> dict[str, dict[str, str]]:
@@ -91,17 +126,12 @@ def read_ini(text: str) -> dict[str, dict[str, str]]:
     data: dict[str, dict[str, str]] = {"": {}}
     section = ""
     for line in _lines(text):
-        body = line.rstrip("\r\n")
-        if not body.strip() or body.lstrip().startswith(("#", ";")):
-            continue
-        match = _SECTION_RE.match(body)
-        if match:
-            section = match.group("name").strip()
+        kind, found = _classify(line_body(line)[0])
+        if kind == "section":
+            section = found
             data.setdefault(section, {})
-            continue
-        match = _KEY_RE.match(body)
-        if match:
-            data[section][match.group("key").strip()] = decode_value(match.group("value"))
+        elif kind == "key":
+            data[section][_key_name(found)] = decode_value(found.group("value"))
     return data
 
 
@@ -119,21 +149,18 @@ def set_value(text: str, section: str, key: str, value: str, option: str) -> str
     changed_any = False
     present = False
     for index, line in enumerate(lines):
-        body = line.rstrip("\r\n")
-        match = _SECTION_RE.match(body)
-        if match:
-            current = match.group("name").strip()
+        body, ending = line_body(line)
+        kind, match = _classify(body)
+        if kind == "section":
+            current = match
             if current == section:
                 section_found = True
                 header_at = index
             continue
-        if current != section or not body.strip() or body.lstrip().startswith(("#", ";")):
-            continue
-        match = _KEY_RE.match(body)
-        if not match:
+        if current != section or kind != "key":
             continue
         last_key_at = index
-        if match.group("key").strip() != key:
+        if _key_name(match) != key:
             continue
         present = True
         if decode_value(match.group("value")) == value:
@@ -143,7 +170,7 @@ def set_value(text: str, section: str, key: str, value: str, option: str) -> str
             sep = sep.rstrip()
         elif not sep.endswith((" ", "\t")) and sep.startswith((" ", "\t")):
             sep = sep + " "
-        lines[index] = match.group("indent") + match.group("key") + sep + encoded + line[len(body) :]
+        lines[index] = match.group("indent") + match.group("key") + sep + encoded + ending
         changed_any = True
     if present:
         return "".join(lines) if changed_any else text
@@ -180,6 +207,7 @@ class GiteaBackend(Backend):
         "discard_to_noreply": "this is an inbound-mail setting of the MTA; the role's Postfix part discards noreply mail",
     }
     password_comparison = "app.ini stores [mailer] PASSWD in clear text; the stored (unquoted) value is compared with the requested one"
+    password_keys = ("PASSWD",)
 
     def read(self, state: str) -> dict[str, t.Any]:
         data = read_ini(state)
@@ -239,6 +267,8 @@ class GiteaBackend(Backend):
             name = v.get("from_name", current.get("from_name"))
             if not address:
                 raise SettingsValidationError("from_name", "app=gitea stores the sender name inside FROM; set from_address too")
+            if name and "`" in name:
+                raise SettingsValidationError("from_name", "app=gitea cannot store a backtick in the sender name (FROM is quoted with backticks)")
             put("FROM", formataddr((name, address)) if name else address, "from_address")
         if "validate_certs" in v:
             put("FORCE_TRUST_SERVER_CERT", not v["validate_certs"], "validate_certs")
@@ -259,10 +289,12 @@ class GiteaBackend(Backend):
             text = set_value(text, section, key, value, option)
         return text
 
-    def mask(self, state: str) -> str:
-        if not get_value(state, "mailer", "PASSWD"):
-            return state
-        return set_value(state, "mailer", "PASSWD", MASK, "password")
+    def owned(self, state: str, desired: Desired) -> dict[str, t.Any]:
+        data = read_ini(state)
+        out = {f"mailer.{key}": value for key, value in data.get("mailer", {}).items()}
+        if "ENABLE_NOTIFY_MAIL" in data.get("service", {}):
+            out["service.ENABLE_NOTIFY_MAIL"] = data["service"]["ENABLE_NOTIFY_MAIL"]
+        return out
 
     def check(self, state: str) -> None:
         mailer = read_ini(state).get("mailer", {})

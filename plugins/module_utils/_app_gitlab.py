@@ -9,6 +9,12 @@ Only those lines are touched.  An active line is rewritten in place (a trailing 
 a key that has no active line is added right after its commented template line
 (``# gitlab_rails['smtp_address'] = "smtp.server"``), or else after the last SMTP line, or at the
 end of the file.  Values are written as Ruby literals (string, integer, true/false, nil).
+
+Lines are split at ``\\n`` only, as Ruby reads them: a U+2028 or a form feed inside an existing string
+literal stays in its line.  A key whose value continues on the next line (an open string or
+bracket, a heredoc, a trailing operator or backslash) is refused rather than half replaced; where
+Ruby is installed (GitLab's own ``/opt/gitlab/embedded/bin/ruby`` first), the module also runs
+``ruby -c`` on the edited file before it replaces the old one.
 """
 
 from __future__ import annotations
@@ -17,17 +23,21 @@ import re
 import typing as t
 
 from ansible_collections.mailops.notify.plugins.module_utils._settings import (
-    MASK,
     Backend,
     Desired,
     SettingsFormatError,
     SettingsValidationError,
+    line_body,
+    looks_secret,
+    split_lines,
 )
 
-__all__ = ["GitlabBackend", "parse_ruby_literal", "read_keys", "ruby_literal"]
+__all__ = ["GitlabBackend", "continues_on_next_line", "parse_ruby_literal", "read_keys", "ruby_literal"]
 
+# The body of a line (split at \n only, ending removed); a \r or U+2028 inside it belongs to the value.
 _LINE_RE = re.compile(
-    r"^(?P<indent>[ \t]*)(?P<comment>#[ \t]*)?gitlab_rails\[(?P<q>['\"])(?P<key>[A-Za-z0-9_]+)(?P=q)\](?P<eq>[ \t]*=[ \t]*)(?P<rhs>[^\r\n]*)$"
+    r"^(?P<indent>[ \t]*)(?P<comment>#[ \t]*)?gitlab_rails\[(?P<q>['\"])(?P<key>[A-Za-z0-9_]+)(?P=q)\](?P<eq>[ \t]*=[ \t]*)(?P<rhs>.*)$",
+    re.DOTALL,
 )
 _EXTRA_KEY_RE = re.compile(r"^(smtp_|gitlab_email_)[a-z0-9_]+$")
 _VERIFY_MODES = ("none", "peer", "client_once", "fail_if_no_peer_cert")
@@ -119,6 +129,10 @@ def _parse_rhs(rhs: str) -> tuple[t.Any, str]:
         return _Dynamic(rhs), ""
 
 
+# Characters a string literal must not carry raw: C0, DEL, C1 and the Unicode line/paragraph separators.
+_UNPRINTABLE = "\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029"
+
+
 def ruby_literal(value: t.Any) -> str:
     if value is None:
         return "nil"
@@ -129,9 +143,9 @@ def ruby_literal(value: t.Any) -> str:
     if isinstance(value, int):
         return str(value)
     text = str(value)
-    if not re.search(r"[\"\\#\x00-\x1f]", text):
+    if not re.search(f'["\\\\#{_UNPRINTABLE}]', text):
         return f'"{text}"'
-    if re.search(r"[\x00-\x1f]", text):
+    if re.search(f"[{_UNPRINTABLE}]", text):
         out = []
         for char in text:
             if char in '"\\#':
@@ -142,7 +156,7 @@ def ruby_literal(value: t.Any) -> str:
                 out.append("\\t")
             elif char == "\r":
                 out.append("\\r")
-            elif ord(char) < 0x20:
+            elif re.match(f"[{_UNPRINTABLE}]", char):
                 out.append(f"\\u{ord(char):04x}")
             else:
                 out.append(char)
@@ -150,18 +164,94 @@ def ruby_literal(value: t.Any) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+def _string_end(text: str, start: int) -> int:
+    """Index of the quote that closes the string literal opening at ``start``, or -1 if it stays open on this line."""
+    quote = text[start]
+    i = start + 1
+    while i < len(text):
+        char = text[i]
+        if char == "\\":
+            i += 2
+            continue
+        if char == quote:
+            return i
+        if quote != "'" and char == "#" and text.startswith("#{", i):
+            depth, i = 1, i + 2
+            while i < len(text) and depth:
+                depth += {"{": 1, "}": -1}.get(text[i], 0)
+                i += 1
+            if depth:
+                return -1
+            continue
+        i += 1
+    return -1
+
+
+_PERCENT_RE = re.compile(r"%[qQwWiIrsx]?([^\w\s])")
+_HEREDOC_RE = re.compile(r"<<[~-]?(['\"`]?)[A-Za-z_]")
+_PAIRS = {"(": ")", "[": "]", "{": "}", "<": ">"}
+_CONTINUING_END = re.compile(r"(?:[,+\-*/|&.=(\[{<>%^~\\]|(?:^|\s)(?:and|or|not|do))$")
+
+
+def continues_on_next_line(rhs: str) -> bool:
+    """Whether a right-hand side goes on past its line: an open string, bracket or %-literal, a heredoc,
+    or a trailing operator, comma or backslash.  A statement that does is never half replaced."""
+    depth, i, last = 0, 0, ""
+    while i < len(rhs):
+        char = rhs[i]
+        if char in "\"'`":
+            end = _string_end(rhs, i)
+            if end < 0:
+                return True
+            i, last = end + 1, char
+            continue
+        if char == "#":
+            break
+        percent = _PERCENT_RE.match(rhs, i) if char == "%" and last in ("", "=", "(", ",", "[", "{") else None
+        if percent:
+            close = _PAIRS.get(percent.group(1), percent.group(1))
+            end = rhs.find(close, percent.end())
+            if end < 0:
+                return True
+            i, last = end + 1, close
+            continue
+        if char == "<" and _HEREDOC_RE.match(rhs, i):
+            return True
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth -= 1
+        if not char.isspace():
+            last = char
+        i += 1
+    return depth > 0 or bool(_CONTINUING_END.search(rhs[:i].rstrip()))
+
+
 def _lines(text: str) -> list[str]:
-    return text.splitlines(keepends=True)
+    return split_lines(text)
 
 
 def read_keys(text: str) -> dict[str, t.Any]:
     """The effective value of every active ``gitlab_rails['...']`` literal line (last one wins)."""
     values: dict[str, t.Any] = {}
     for line in _lines(text):
-        match = _LINE_RE.match(line.rstrip("\r\n"))
+        match = _LINE_RE.match(line_body(line)[0])
         if match and not match.group("comment"):
             values[match.group("key")] = _parse_rhs(match.group("rhs"))[0]
     return values
+
+
+def _refuse_multiline(text: str, keys: t.Collection[str]) -> None:
+    """A key about to be written whose current value goes on past its line would be half replaced: refuse it."""
+    for index, line in enumerate(_lines(text)):
+        match = _LINE_RE.match(line_body(line)[0])
+        if not match or match.group("comment") or match.group("key") not in keys:
+            continue
+        if isinstance(_parse_rhs(match.group("rhs"))[0], _Dynamic) and continues_on_next_line(match.group("rhs")):
+            raise SettingsFormatError(
+                f"gitlab.rb line {index + 1}: gitlab_rails['{match.group('key')}'] continues on the next line, so it cannot be replaced safely;"
+                " put it on one line (or remove it) and run again"
+            )
 
 
 def _is_mail_key(key: str) -> bool:
@@ -175,7 +265,7 @@ def set_key(text: str, key: str, value: t.Any) -> str:
     template_at = None
     last_mail_at = None
     for index, line in enumerate(lines):
-        body = line.rstrip("\r\n")
+        body, ending = line_body(line)
         match = _LINE_RE.match(body)
         if not match:
             continue
@@ -190,7 +280,6 @@ def set_key(text: str, key: str, value: t.Any) -> str:
         current, rest = _parse_rhs(match.group("rhs"))
         if not isinstance(current, _Dynamic) and type(current) is type(value) and current == value:
             continue
-        ending = line[len(body) :]
         prefix = body[: match.start("rhs")]
         lines[index] = prefix + literal + rest + ending
     if found:
@@ -216,6 +305,9 @@ class GitlabBackend(Backend):
         "discard_to_noreply": "this is an inbound-mail setting of the MTA; the role's Postfix part discards noreply mail",
     }
     password_comparison = "gitlab.rb stores smtp_password as a Ruby string literal; the stored value is compared with the requested one"
+    password_keys = ("smtp_password",)
+    #: the syntax check the module runs on the edited file where the program is installed (GitLab's own Ruby first)
+    syntax_check = ("ruby", ("/opt/gitlab/embedded/bin",), ("-c",))
 
     def read(self, state: str) -> dict[str, t.Any]:
         keys = read_keys(state)
@@ -304,33 +396,32 @@ class GitlabBackend(Backend):
         return updates
 
     def render(self, state: str, desired: Desired) -> str:
+        updates = self._updates(desired)
+        _refuse_multiline(state, {key for key, _value in updates})
         text = state
-        for key, value in self._updates(desired):
+        for key, value in updates:
             text = set_key(text, key, value)
         return text
 
-    def mask(self, state: str) -> str:
-        keys = read_keys(state)
-        if keys.get("smtp_password") in (None, ""):
-            return state
-        out = []
-        for line in _lines(state):
-            body = line.rstrip("\r\n")
-            match = _LINE_RE.match(body)
-            if match and not match.group("comment") and match.group("key") == "smtp_password":
-                out.append(body[: match.start("rhs")] + f'"{MASK}"' + line[len(body) :])
-                continue
-            out.append(line)
-        return "".join(out)
+    def owned(self, state: str, desired: Desired) -> dict[str, t.Any]:
+        """Every active gitlab_rails smtp_* and gitlab_email_* key; an expression is shown as ``{"expression": source}``."""
+        return {key: {"expression": value.source} if isinstance(value, _Dynamic) else value for key, value in read_keys(state).items() if _is_mail_key(key)}
 
     def check(self, state: str) -> None:
         if "\0" in state:
             raise SettingsFormatError("gitlab.rb contains a NUL byte")
 
+    def syntax_error(self, rc: int, stdout: str, stderr: str) -> str | None:
+        """What ``ruby -c`` found, by line number only (Ruby quotes the offending source, which may hold a secret)."""
+        if rc == 0:
+            return None
+        lines = sorted({int(number) for number in re.findall(r":(\d+):", stderr)})
+        return "syntax error" + (f" at line {', '.join(str(n) for n in lines[:5])}" if lines else f" (exit code {rc})")
+
     def warnings(self, state: str) -> list[str]:
         keys = read_keys(state)
         return [
-            f"gitlab.rb: gitlab_rails['{key}'] is not a literal" + ("" if key == "smtp_password" else f" ({value.source!r})") + "; it was left as it is"
+            f"gitlab.rb: gitlab_rails['{key}'] is not a literal" + ("" if looks_secret(key) else f" ({value.source!r})") + "; it was left as it is"
             for key, value in keys.items()
             if isinstance(value, _Dynamic) and _is_mail_key(key)
         ]

@@ -8,6 +8,12 @@
 The file is edited in place: only the text of the values that change is replaced, so every other
 byte (indentation style, key order, escaping of untouched values) stays as it was.  Values keep
 the JSON types of Mattermost's ``model.EmailSettings`` struct (``SMTPPort`` is a string).
+
+A file with a key twice in one object is refused: Go's encoding/json would use the last one, and
+which of two ``SMTPPassword`` members is the live one must not be left to a guess.  The module
+owns ``EmailSettings``, ``SupportSettings.SupportEmail`` and the keys named in ``extra``; outside
+``EmailSettings`` only boolean and number keys can be set (string keys there hold the database
+DSN, encryption keys and salts).
 """
 
 from __future__ import annotations
@@ -18,11 +24,11 @@ import typing as t
 from json.decoder import scanstring
 
 from ansible_collections.mailops.notify.plugins.module_utils._settings import (
-    MASK,
     Backend,
     Desired,
     SettingsFormatError,
     SettingsValidationError,
+    looks_secret,
 )
 
 __all__ = ["EMAIL_SETTINGS_TYPES", "MattermostBackend", "get_path", "is_json_type", "set_path"]
@@ -86,6 +92,7 @@ _FIELD_KEYS = {
     "support_address": "SupportSettings.SupportEmail",
 }
 _KEY_TO_FIELD = {key: name for name, key in _FIELD_KEYS.items()}
+_EXTRA_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z][A-Za-z0-9]*)*$")
 
 _ENUMS = {
     "EmailSettings.PushNotificationContents": ("generic_no_channel", "generic", "full", "id_loaded"),
@@ -117,28 +124,43 @@ _WS = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
 
 
+class _DuplicateKey(Exception):
+    def __init__(self, name: str, line: int | None = None) -> None:
+        super().__init__(name)
+        self.name = name
+        self.line = line
+
+    def message(self) -> str:
+        where = f" (the second at line {self.line})" if self.line else ""
+        return f"config.json has the key {self.name!r} twice{where}; Mattermost would silently use the last one. Remove the duplicate, nothing was changed"
+
+
 def _skip(text: str, idx: int) -> int:
     return _WS.match(text, idx).end()
 
 
-def _parse_obj(text: str, idx: int) -> _Obj:
+def _parse_obj(text: str, idx: int, prefix: str = "") -> _Obj:
     obj = _Obj(idx)
     idx = _skip(text, idx + 1)
     if text[idx] == "}":
         obj.end = idx + 1
         return obj
+    seen: set[str] = set()
     while True:
         if text[idx] != '"':
             raise ValueError(f"expected a key at offset {idx}")
         key_start = idx
         key, idx = scanstring(text, idx + 1)
+        if key in seen:
+            raise _DuplicateKey(prefix + key, text.count("\n", 0, key_start) + 1)
+        seen.add(key)
         idx = _skip(text, idx)
         if text[idx] != ":":
             raise ValueError(f"expected ':' at offset {idx}")
         idx = _skip(text, idx + 1)
         child = None
         if text[idx] == "{":
-            child = _parse_obj(text, idx)
+            child = _parse_obj(text, idx, f"{prefix}{key}.")
             value_end = child.end
         else:
             _value, value_end = _DECODER.raw_decode(text, idx)
@@ -153,24 +175,40 @@ def _parse_obj(text: str, idx: int) -> _Obj:
         raise ValueError(f"expected ',' or '}}' at offset {idx}")
 
 
+def _pairs(pairs: list[tuple[str, t.Any]]) -> dict[str, t.Any]:
+    out: dict[str, t.Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)  # inside an array: no dotted path to name
+        out[key] = value
+    return out
+
+
 def _parse(text: str) -> tuple[dict, _Obj]:
     try:
         data = json.loads(text)
         if not isinstance(data, dict):
             raise ValueError("the top level is not an object")
         root = _parse_obj(text, _skip(text, 0))
+        json.loads(text, object_pairs_hook=_pairs)  # duplicates inside arrays, which _parse_obj does not walk into
+    except _DuplicateKey as exc:
+        raise SettingsFormatError(exc.message()) from None
     except (ValueError, IndexError) as exc:
         raise SettingsFormatError(f"config.json is not valid JSON: {exc}") from None
     return data, root
 
 
-def get_path(data: dict, path: str) -> t.Any:
+def _lookup(data: dict, path: str) -> tuple[bool, t.Any]:
     node: t.Any = data
     for part in path.split("."):
         if not isinstance(node, dict) or part not in node:
-            return None
+            return False, None
         node = node[part]
-    return node
+    return True, node
+
+
+def get_path(data: dict, path: str) -> t.Any:
+    return _lookup(data, path)[1]
 
 
 def _go_dumps(value: t.Any, unit: str = "    ", level: int = 0) -> str:
@@ -187,7 +225,9 @@ def _go_dumps(value: t.Any, unit: str = "    ", level: int = 0) -> str:
         pad = unit * (level + 1)
         return "[\n" + ",\n".join(pad + _go_dumps(v, unit, level + 1) for v in value) + "\n" + unit * level + "]"
     text = json.dumps(value, ensure_ascii=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    for char in "<>&\u2028\u2029":
+        text = text.replace(char, f"\\u{ord(char):04x}")
+    return text
 
 
 def _line_indent(text: str, idx: int) -> str:
@@ -290,6 +330,7 @@ class MattermostBackend(Backend):
         "discard_to_noreply": "this is an inbound-mail setting of the MTA; the role's Postfix part discards noreply mail",
     }
     password_comparison = "config.json stores SMTPPassword in clear text; the stored value is compared with the requested one"
+    password_keys = ("SMTPPassword",)
 
     def read(self, state: str) -> dict[str, t.Any]:
         data, _root = _parse(state)
@@ -354,7 +395,9 @@ class MattermostBackend(Backend):
 
     def _extra(self, data: dict, key: str, value: t.Any) -> tuple[str, t.Any]:
         option = f"extra.{key}"
-        path = key if "." in key else f"EmailSettings.{key}"
+        if not _EXTRA_KEY_RE.match(key):
+            raise SettingsValidationError(option, "app=mattermost extra keys are EmailSettings key names or Section.Key paths (letters and digits)")
+        path = self._extra_path(key)
         if path in _KEY_TO_FIELD:
             raise SettingsValidationError(option, f"is set through the option {_KEY_TO_FIELD[path]}, not through extra")
         if path.startswith("EmailSettings.") and path.count(".") == 1:
@@ -366,6 +409,12 @@ class MattermostBackend(Backend):
             current = get_path(data, path)
             if current is None and path != "ServiceSettings.EnableEmailInvitations":
                 raise SettingsValidationError(option, f"{path} is not in this config.json; only existing keys can be set outside EmailSettings")
+            if isinstance(current, (str, dict, list)):
+                raise SettingsValidationError(
+                    option,
+                    "only boolean and number keys can be set outside EmailSettings"
+                    f" ({path} holds a {type(current).__name__}; string keys there hold the database DSN, keys and salts)",
+                )
             kind = bool if current is None else type(current)
         value = _coerce(option, value, kind)
         if path == "EmailSettings.EmailBatchingInterval" and value < 30:
@@ -393,11 +442,21 @@ class MattermostBackend(Backend):
                 raise SettingsValidationError("extra.EnableEmailBatching", "cannot be used with ClusterSettings.Enable (Mattermost Config.IsValid)")
         return text
 
-    def mask(self, state: str) -> str:
+    @staticmethod
+    def _extra_path(key: str) -> str:
+        return key if "." in key else f"EmailSettings.{key}"
+
+    def owned(self, state: str, desired: Desired) -> dict[str, t.Any]:
         data, _root = _parse(state)
-        if get_path(data, "EmailSettings.SMTPPassword"):
-            return set_path(state, "EmailSettings.SMTPPassword", MASK)
-        return state
+        out: dict[str, t.Any] = {}
+        es = data.get("EmailSettings")
+        if isinstance(es, dict):
+            out.update({f"EmailSettings.{key}": value for key, value in es.items()})
+        for path in ("SupportSettings.SupportEmail", *(self._extra_path(key) for key in desired.extra)):
+            found, value = _lookup(data, path)
+            if found:
+                out[path] = value
+        return out
 
     def check(self, state: str) -> None:
         data, _root = _parse(state)
@@ -406,6 +465,7 @@ class MattermostBackend(Backend):
             raise SettingsFormatError("config.json has no EmailSettings object")
         for key, kind in EMAIL_SETTINGS_TYPES.items():
             if key in es and es[key] is not None and not is_json_type(es[key], kind):
-                raise SettingsFormatError(f"config.json EmailSettings.{key} must be a JSON {kind.__name__}, found {es[key]!r}")
+                found = f"a JSON {type(es[key]).__name__}" if looks_secret(key) else repr(es[key])
+                raise SettingsFormatError(f"config.json EmailSettings.{key} must be a JSON {kind.__name__}, found {found}")
         if es.get("ConnectionSecurity", "") not in ("", "TLS", "STARTTLS", "PLAIN"):
             raise SettingsFormatError(f"config.json EmailSettings.ConnectionSecurity {es['ConnectionSecurity']!r} is not valid")

@@ -8,15 +8,22 @@
 One vocabulary (``host``, ``port``, ``security``, ``auth``, ...) is mapped by one backend per
 application (``_app_ghes``, ``_app_mattermost``, ``_app_gitlab``, ``_app_gitea``).  This file holds
 what all backends share: the field names, the validation rules (each failure names the option and
-the rule), secret masking and the plan (before/after/diff) computed before anything is written.
+the rule), the text rules every value obeys, secret masking and the plan (before/after/diff)
+computed before anything is written.
+
+Results never carry a whole configuration file: the diff shows only the keys the module owns
+(``Backend.owned``), with every secret masked, so a database password, an encryption key or a
+token elsewhere in the file never reaches a log or a registered variable.
 """
 
 from __future__ import annotations
 
 import copy
 import ipaddress
+import json
 import re
 import typing as t
+import unicodedata
 from dataclasses import dataclass, field
 
 from ansible_collections.mailops.notify.plugins.module_utils._providers import (
@@ -25,6 +32,7 @@ from ansible_collections.mailops.notify.plugins.module_utils._providers import (
     check_overrides,
     preset,
 )
+from ansible_collections.mailops.notify.plugins.module_utils._redact import is_secret_key
 
 __all__ = [
     "APPS",
@@ -40,11 +48,18 @@ __all__ = [
     "SettingsFormatError",
     "SettingsValidationError",
     "build_desired",
+    "check_text",
+    "decode_config",
     "is_email",
     "is_hostname",
     "is_loopback",
+    "line_body",
+    "looks_secret",
+    "mask_owned",
     "mask_secret",
     "plan",
+    "render_owned",
+    "split_lines",
     "validate_effective",
 ]
 
@@ -102,6 +117,109 @@ def mask_secret(value: t.Any) -> t.Any:
     if value is None or value == "":
         return value
     return MASK
+
+
+# ---------------------------------------------------------------------------------------------
+# Text rules shared by every backend.
+
+# Control characters (C0, DEL, C1: NUL, \t, \n, \r, \x0b, \x0c, \x1c-\x1e, \x85, ...), the Unicode line and
+# paragraph separators and lone surrogates.  str.splitlines() splits on several of them, so do some readers of
+# these formats; none of them belongs in a one-line setting.
+_BAD_CATEGORIES = frozenset(("Cc", "Zl", "Zp", "Cs"))
+_CONTROL_NAMES = {
+    "\0": "NUL",
+    "\t": "TAB",
+    "\n": "LINE FEED",
+    "\x0b": "LINE TABULATION",
+    "\x0c": "FORM FEED",
+    "\r": "CARRIAGE RETURN",
+    "\x1b": "ESCAPE",
+    "\x1c": "FILE SEPARATOR",
+    "\x1d": "GROUP SEPARATOR",
+    "\x1e": "RECORD SEPARATOR",
+    "\x7f": "DELETE",
+    "\x85": "NEXT LINE",
+}
+
+
+def _bad_character(value: str) -> str | None:
+    for char in value:
+        if unicodedata.category(char) in _BAD_CATEGORIES:
+            return char
+    return None
+
+
+def _describe(char: str) -> str:
+    name = _CONTROL_NAMES.get(char) or unicodedata.name(char, "")
+    return f"U+{ord(char):04X}" + (f" ({name})" if name else "")
+
+
+def check_text(option: str, value: t.Any) -> None:
+    """Refuse a string that holds a line break or a control character (the value itself is never echoed)."""
+    if not isinstance(value, str):
+        return
+    char = _bad_character(value)
+    if char is not None:
+        raise SettingsValidationError(
+            option,
+            f"must be one line of printable text; {_describe(char)} is a line break or control character,"
+            " which could add a line, a section or a statement to the configuration",
+        )
+
+
+def split_lines(text: str) -> list[str]:
+    """Split after each \\n only, keeping the endings: the line semantics of gitlab.rb (Ruby) and app.ini (go-ini).
+
+    Unlike str.splitlines(), U+2028, U+2029, U+0085, \\x0b, \\x0c, \\x1c-\\x1e and a lone \\r stay inside their line,
+    as they do for the applications that read these files.
+    """
+    lines = text.split("\n")
+    out = [line + "\n" for line in lines[:-1]]
+    if lines[-1]:
+        out.append(lines[-1])
+    return out
+
+
+def line_body(line: str) -> tuple[str, str]:
+    """(text, ending) of a line from split_lines; the ending is \\r\\n, \\n or empty."""
+    if line.endswith("\r\n"):
+        return line[:-2], "\r\n"
+    if line.endswith("\n"):
+        return line[:-1], "\n"
+    return line, ""
+
+
+def decode_config(data: bytes, path: str) -> str:
+    """Decode a configuration file as strict UTF-8; refuse anything else before a byte is changed."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise SettingsFormatError(
+            f"{path} is not valid UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start} (line {line}); refusing to edit it, nothing was changed"
+        ) from None
+
+
+_CAMEL_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
+# Secret words that _redact's key rule does not know: Mattermost AtRestEncryptKey, PublicLinkSalt, SqlSettings.DataSource (a DSN).
+_MORE_SECRET_RE = re.compile(r"(?:^|_)(?:salt|encrypt(?:ion)?_key|data_?source|dsn)(?:$|_)", re.IGNORECASE)
+
+
+def looks_secret(key: t.Any) -> bool:
+    """Whether a setting name (``SMTPPassword``, ``mailer.PASSWD``, ``smtp_password``, ``AtRestEncryptKey``...) names a secret."""
+    if not isinstance(key, str):
+        return False
+    name = key.rsplit(".", 1)[-1]
+    snake = _CAMEL_RE.sub("_", name)
+    return is_secret_key(name) or is_secret_key(snake) or bool(_MORE_SECRET_RE.search(snake))
+
+
+def _mask_nested(value: t.Any) -> t.Any:
+    if isinstance(value, dict):
+        return {key: mask_secret(item) if looks_secret(key) else _mask_nested(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_mask_nested(item) for item in value]
+    return value
 
 
 _EMAIL_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@(?P<domain>[A-Za-z0-9.-]+)$")
@@ -200,6 +318,8 @@ class Backend:
     unsupported: t.ClassVar[dict[str, str]] = {}
     #: how the stored password is compared (documentation and tests).
     password_comparison = ""
+    #: the application's names of the SMTP password (refused in ``extra``, in any case, and always masked).
+    password_keys: tuple = ()
 
     def read(self, state: t.Any) -> dict[str, t.Any]:  # pragma: no cover - interface
         """Common-vocabulary view of ``state``.  ``password`` is None when the app does not reveal it."""
@@ -209,8 +329,11 @@ class Backend:
         """Return the new state; must return a state equal to ``state`` when nothing changes."""
         raise NotImplementedError
 
-    def mask(self, state: t.Any) -> t.Any:  # pragma: no cover - interface
-        """Return ``state`` with every secret replaced by MASK."""
+    def owned(self, state: t.Any, desired: Desired) -> dict[str, t.Any]:  # pragma: no cover - interface
+        """The settings of ``state`` that the module owns, by their names in the application (unmasked).
+
+        Only these are ever shown (in the diff, masked by ``mask_owned``); the rest of the file is not.
+        """
         raise NotImplementedError
 
     def check(self, state: t.Any) -> None:
@@ -229,6 +352,12 @@ def build_desired(app: str, params: t.Mapping[str, t.Any], backend: Backend | No
     if app not in APPS:
         raise SettingsValidationError("app", f"must be one of {', '.join(APPS)} (got {app!r})")
     explicit = {name: params.get(name) for name in FIELDS if params.get(name) is not None}
+    for name, value in explicit.items():
+        check_text(name, value)
+    extra = params.get("extra") or {}
+    if not isinstance(extra, t.Mapping):
+        raise SettingsValidationError("extra", "must be a dictionary of application keys and values")
+    _check_extra(extra, backend)
     update_password = params.get("update_password") or "always"
     if update_password not in UPDATE_PASSWORD:
         raise SettingsValidationError("update_password", f"must be one of {', '.join(UPDATE_PASSWORD)}")
@@ -254,7 +383,7 @@ def build_desired(app: str, params: t.Mapping[str, t.Any], backend: Backend | No
         app=app,
         values=values,
         explicit=frozenset(explicit),
-        extra=dict(params.get("extra") or {}),
+        extra=dict(extra),
         update_password=update_password,
         allow_plaintext_auth=bool(params.get("allow_plaintext_auth")),
         provider=provider,
@@ -262,6 +391,34 @@ def build_desired(app: str, params: t.Mapping[str, t.Any], backend: Backend | No
     )
     _validate_static(desired, backend)
     return desired
+
+
+def _check_extra(extra: t.Mapping[str, t.Any], backend: Backend | None) -> None:
+    """Rules on every ``extra`` key and value: no secrets (extra is not no_log), one line of printable text."""
+    password_keys = {key.lower() for key in (backend.password_keys if backend else ())}
+    for key, value in extra.items():
+        if not isinstance(key, str) or not key or _bad_character(key) is not None:
+            raise SettingsValidationError("extra", f"key {key!r} must be a non-empty name without a line break or control character")
+        option = f"extra.{key}"
+        if key.rsplit(".", 1)[-1].lower() in password_keys or looks_secret(key):
+            raise SettingsValidationError(
+                option,
+                "looks like a secret, and extra is not no_log (its values can show in logs and results);"
+                " set the SMTP password with the option password, keep other secrets out of this module",
+            )
+        _check_nested_text(option, value)
+
+
+def _check_nested_text(option: str, value: t.Any) -> None:
+    if isinstance(value, t.Mapping):
+        for key, item in value.items():
+            check_text(option, str(key))
+            _check_nested_text(option, item)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _check_nested_text(option, item)
+    else:
+        check_text(option, value)
 
 
 def _validate_static(desired: Desired, backend: Backend | None) -> None:
@@ -389,9 +546,27 @@ def plan(backend: Backend, state: t.Any, desired: Desired, header: str | None = 
     changed = after != state
     settings = {name: effective.get(name) for name in FIELDS if name in effective}
     settings["password"] = mask_secret(settings.get("password"))
-    diff: dict[str, t.Any] = {"before": backend.mask(state), "after": backend.mask(after)}
+    diff: dict[str, t.Any] = {
+        "before": render_owned(mask_owned(backend, backend.owned(state, desired))),
+        "after": render_owned(mask_owned(backend, backend.owned(after, desired))),
+    }
     if header:
         diff["before_header"] = header
         diff["after_header"] = header
     warnings.extend(backend.warnings(after))
     return Plan(before=state, after=after, changed=changed, settings=settings, diff=diff, warnings=warnings)
+
+
+def mask_owned(backend: Backend, owned: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """Mask the password keys of ``backend`` and every key that looks secret (also inside nested objects)."""
+    password_keys = {key.lower() for key in backend.password_keys}
+    out: dict[str, t.Any] = {}
+    for key, value in owned.items():
+        secret = key.rsplit(".", 1)[-1].lower() in password_keys or looks_secret(key)
+        out[key] = mask_secret(value) if secret else _mask_nested(value)
+    return out
+
+
+def render_owned(owned: t.Mapping[str, t.Any]) -> str:
+    """The diff text of the owned settings: sorted JSON, non-ASCII escaped (no raw line separator reaches a terminal)."""
+    return json.dumps(owned, indent=2, sort_keys=True, ensure_ascii=True, default=str) + "\n"

@@ -393,24 +393,26 @@ ghes_apply:
       sample: [{"hostname": "ghe-local-primary", "running": false, "successful": true, "run_id": "53b2e4c5df4c"}]
 """
 
-import json
 import os
 import tempfile
+import time
 from urllib.error import HTTPError, URLError
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_bytes, to_native, to_text
+from ansible.module_utils.common.text.converters import to_bytes, to_native
 from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
 from ansible.module_utils.urls import open_url
 
-from ansible_collections.mailops.notify.plugins.module_utils._app_ghes import GhesBackend, GhesClient, HttpResponse
+from ansible_collections.mailops.notify.plugins.module_utils._app_ghes import GhesBackend, GhesClient, HttpResponse, check_api_url
 from ansible_collections.mailops.notify.plugins.module_utils._app_gitea import GiteaBackend
 from ansible_collections.mailops.notify.plugins.module_utils._app_gitlab import GitlabBackend
 from ansible_collections.mailops.notify.plugins.module_utils._app_mattermost import MattermostBackend
 from ansible_collections.mailops.notify.plugins.module_utils._settings import (
     SettingsError,
+    SettingsFormatError,
     SettingsValidationError,
     build_desired,
+    decode_config,
     plan,
 )
 
@@ -451,27 +453,82 @@ def write_file(module, path, text):
     """Atomic replace that keeps the destination's owner, group and mode (AnsibleModule.atomic_move)."""
     fd, tmp = tempfile.mkstemp(dir=module.tmpdir)
     with os.fdopen(fd, "wb") as handle:
-        handle.write(to_bytes(text))
+        handle.write(to_bytes(text, errors="strict"))
     module.atomic_move(tmp, path)
+
+
+def write_backup(path, data):
+    """A timestamped copy next to ``path``, like AnsibleModule.backup_local, but created mode 0600 (it holds the
+    application's secrets), with the owner, group and times of the original."""
+    stamp = time.strftime("%Y-%m-%d@%H:%M:%S~", time.localtime(time.time()))
+    dest = f"{path}.{os.getpid()}.{stamp}"
+    info = os.stat(path)
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(dest, 0o600)
+        try:
+            os.chown(dest, info.st_uid, info.st_gid)
+        except PermissionError:
+            pass  # not root: the backup stays ours, still 0600
+        os.utime(dest, ns=(info.st_atime_ns, info.st_mtime_ns))
+    except OSError:
+        os.unlink(dest)
+        raise
+    return dest
+
+
+def syntax_check(module, backend, path, text):
+    """Run the application's syntax check (gitlab.rb: ruby -c) on the candidate where the program is installed."""
+    check = getattr(backend, "syntax_check", None)
+    if not check:
+        return
+    program, dirs, args = check
+    binary = module.get_bin_path(program, opt_dirs=list(dirs))
+    if not binary:
+        return
+    fd, tmp = tempfile.mkstemp(dir=module.tmpdir, suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(to_bytes(text, errors="strict"))
+        problem = backend.syntax_error(*module.run_command([binary, *args, tmp]))
+    finally:
+        os.unlink(tmp)
+    if problem:
+        before = backend.syntax_error(*module.run_command([binary, *args, path]))
+        raise SettingsFormatError(
+            f"the edited {path} does not pass `{program} {' '.join(args)}` ({problem}); nothing was written"
+            + (f" (the file fails `{program} {' '.join(args)}` before the change too)" if before else "")
+        )
 
 
 def run_file_backend(module, backend, desired):
     path = module.params["path"] or DEFAULT_PATHS[desired.app]
     if not os.path.isfile(path):
         module.fail_json(msg=f"{path} does not exist or is not a file (app={desired.app} needs its configuration file)")
-    with open(path, "rb") as handle:
-        before = to_text(handle.read(), errors="surrogate_or_strict")
+    # Follow a symlink as lineinfile does: the target is edited and the link stays a link.
+    target = os.path.realpath(path)
+    with open(target, "rb") as handle:
+        data = handle.read()
+    before = decode_config(data, path)
     result = plan(backend, before, desired, header=path)
     out = {}
+    if result.changed:
+        syntax_check(module, backend, target, result.after)
     if result.changed and not module.check_mode:
-        if module.params["backup"]:
-            out["backup_file"] = module.backup_local(path)
-        write_file(module, path, result.after)
+        try:
+            if module.params["backup"]:
+                out["backup_file"] = write_backup(target, data)
+            write_file(module, target, result.after)
+        except Exception as exc:  # atomic_move raises a bare Exception
+            module.fail_json(msg=f"Failed to write {target}: {to_native(exc)}", **out)
     return result, out
 
 
 def run_ghes(module, backend, desired):
     params = module.params
+    check_api_url(params["api_url"])
     client = GhesClient(OpenUrlTransport(module), params["api_url"])
     before = client.get_smtp()
     result = plan(backend, before, desired)
@@ -487,41 +544,46 @@ def run_ghes(module, backend, desired):
     return result, out, None
 
 
+def argument_spec() -> dict:
+    """The options; those that carry a secret are no_log (extra is not: secrets are refused in it)."""
+    return {
+        "app": {"type": "str", "required": True, "choices": ["ghes", "mattermost", "gitlab", "gitea"]},
+        "path": {"type": "path"},
+        "backup": {"type": "bool", "default": False},
+        "provider": {"type": "str", "choices": ["ses", "gmail", "outlook", "office365", "local_postfix"]},
+        "provider_region": {"type": "str"},
+        "enabled": {"type": "bool"},
+        "host": {"type": "str"},
+        "port": {"type": "int"},
+        "security": {"type": "str", "choices": ["none", "starttls", "tls"]},
+        "helo_domain": {"type": "str"},
+        "auth": {"type": "str", "choices": ["none", "plain", "login", "cram-md5"]},
+        "username": {"type": "str"},
+        "password": {"type": "str", "no_log": True},
+        "update_password": {"type": "str", "default": "always", "choices": ["always", "on_create"], "no_log": False},
+        "allow_plaintext_auth": {"type": "bool", "default": False},
+        "from_address": {"type": "str"},
+        "from_name": {"type": "str"},
+        "reply_to": {"type": "str"},
+        "support_address": {"type": "str"},
+        "support_address_type": {"type": "str", "choices": ["email", "url"]},
+        "discard_to_noreply": {"type": "bool"},
+        "validate_certs": {"type": "bool"},
+        "extra": {"type": "dict"},
+        "api_url": {"type": "str"},
+        "api_username": {"type": "str", "default": "api_key"},
+        "api_password": {"type": "str", "no_log": True},
+        "api_validate_certs": {"type": "bool", "default": True},
+        "api_timeout": {"type": "int", "default": 30},
+        "apply": {"type": "bool", "default": True},
+        "apply_timeout": {"type": "int", "default": 1800},
+        "apply_poll_interval": {"type": "float", "default": 5},
+    }
+
+
 def main() -> None:
     module = AnsibleModule(
-        argument_spec={
-            "app": {"type": "str", "required": True, "choices": ["ghes", "mattermost", "gitlab", "gitea"]},
-            "path": {"type": "path"},
-            "backup": {"type": "bool", "default": False},
-            "provider": {"type": "str", "choices": ["ses", "gmail", "outlook", "office365", "local_postfix"]},
-            "provider_region": {"type": "str"},
-            "enabled": {"type": "bool"},
-            "host": {"type": "str"},
-            "port": {"type": "int"},
-            "security": {"type": "str", "choices": ["none", "starttls", "tls"]},
-            "helo_domain": {"type": "str"},
-            "auth": {"type": "str", "choices": ["none", "plain", "login", "cram-md5"]},
-            "username": {"type": "str"},
-            "password": {"type": "str", "no_log": True},
-            "update_password": {"type": "str", "default": "always", "choices": ["always", "on_create"], "no_log": False},
-            "allow_plaintext_auth": {"type": "bool", "default": False},
-            "from_address": {"type": "str"},
-            "from_name": {"type": "str"},
-            "reply_to": {"type": "str"},
-            "support_address": {"type": "str"},
-            "support_address_type": {"type": "str", "choices": ["email", "url"]},
-            "discard_to_noreply": {"type": "bool"},
-            "validate_certs": {"type": "bool"},
-            "extra": {"type": "dict"},
-            "api_url": {"type": "str"},
-            "api_username": {"type": "str", "default": "api_key"},
-            "api_password": {"type": "str", "no_log": True},
-            "api_validate_certs": {"type": "bool", "default": True},
-            "api_timeout": {"type": "int", "default": 30},
-            "apply": {"type": "bool", "default": True},
-            "apply_timeout": {"type": "int", "default": 1800},
-            "apply_poll_interval": {"type": "float", "default": 5},
-        },
+        argument_spec=argument_spec(),
         required_if=[("app", "ghes", ("api_url", "api_password"))],
         required_by={"provider_region": "provider"},
         supports_check_mode=True,
@@ -541,10 +603,9 @@ def main() -> None:
         module.fail_json(msg=f"Cannot manage the SMTP settings of app={app}: {exc}")
     for warning in result.warnings:
         module.warn(warning)
-    diff = result.diff
-    if app == "ghes":
-        diff = {"before": json.dumps(diff["before"], indent=2, sort_keys=True) + "\n", "after": json.dumps(diff["after"], indent=2, sort_keys=True) + "\n"}
-    output = {"changed": result.changed, "settings": result.settings, "diff": diff}
+    output = {"changed": result.changed, "settings": result.settings}
+    if module._diff:
+        output["diff"] = result.diff  # the owned settings only, secrets masked; never the whole file
     output.update(out)
     if failure:
         module.fail_json(msg=failure, **output)

@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from ansible_collections.mailops.notify.plugins.module_utils._app_ghes import GhesBackend, GhesClient, HttpResponse
+from ansible_collections.mailops.notify.plugins.module_utils._app_ghes import GhesBackend, GhesClient, HttpResponse, check_api_url
 from ansible_collections.mailops.notify.plugins.module_utils._settings import (
     MASK,
     SettingsApiError,
@@ -107,7 +107,7 @@ def test_full_cycle(fake) -> None:
     assert fake.settings["github_hostname"] == "ghe.example.com"
     assert fake.settings["ntp"] == ghes_fake_server.DEFAULT_SETTINGS["ntp"]
     assert SECRET not in json.dumps({"diff": result.diff, "settings": result.settings})
-    assert result.diff["after"]["password"] == MASK
+    assert json.loads(result.diff["after"])["password"] == MASK
     assert result.settings["password"] == MASK
     # second run: the API returns the password, so it is compared and nothing changes
     requests_before = len(fake.mutating_requests())
@@ -194,3 +194,35 @@ def test_rules(params: dict, option: str, fragment: str) -> None:
 def test_extra_key_passed_verbatim() -> None:
     result = plan(BACKEND, {}, build_desired("ghes", {"extra": {"enforce_tls_auth": True}}, BACKEND))
     assert result.after == {"enforce_tls_auth": True}
+
+
+def test_diff_masks_every_secret_of_the_smtp_object() -> None:
+    before = {"username": "u", "password": "Stored-Pw-88", "enable_starttls_auto": True, "relay_token": "Token-99", "address": "a.example.com"}
+    result = plan(BACKEND, before, build_desired("ghes", {"host": "smtp.example.com"}, BACKEND))
+    shown = json.loads(result.diff["before"])
+    assert shown == {"username": "u", "password": MASK, "enable_starttls_auto": True, "relay_token": MASK, "address": "a.example.com"}
+    assert json.loads(result.diff["after"])["address"] == "smtp.example.com"
+    assert "Stored-Pw-88" not in json.dumps(result.diff) and "Token-99" not in json.dumps(result.diff)
+
+
+@pytest.mark.parametrize(
+    "url, fragment",
+    [
+        ("https://api_key:pw@ghe.example.com:8443", "must not carry credentials"),
+        ("https://user@ghe.example.com:8443", "must not carry credentials"),
+        ("ghe.example.com:8443", "must start with http:// or https://"),
+        ("https://ghe.example.com:8443/\nX-Injected: 1", "line break or control character"),
+        ("https://", "has no host"),
+    ],
+)
+def test_api_url_rules(url: str, fragment: str) -> None:
+    with pytest.raises(SettingsValidationError) as exc:
+        check_api_url(url)
+    assert exc.value.option == "api_url"
+    assert fragment in exc.value.rule
+    assert "pw@" not in exc.value.rule
+
+
+def test_api_url_ok() -> None:
+    check_api_url("https://ghe.example.com:8443")
+    check_api_url("http://127.0.0.1:8080/")

@@ -11,7 +11,7 @@ import pathlib
 
 import pytest
 
-from ansible_collections.mailops.notify.plugins.module_utils._app_gitea import GiteaBackend, decode_value
+from ansible_collections.mailops.notify.plugins.module_utils._app_gitea import GiteaBackend, decode_value, read_ini
 from ansible_collections.mailops.notify.plugins.module_utils._settings import (
     MASK,
     SettingsFormatError,
@@ -19,6 +19,7 @@ from ansible_collections.mailops.notify.plugins.module_utils._settings import (
     build_desired,
     plan,
 )
+from ansible_collections.mailops.notify.tests.unit.plugins.fixtures.app_secrets import FILE_SECRETS
 
 FIXTURE = (pathlib.Path(__file__).parent.parent / "fixtures" / "gitea_app.ini").read_text()
 BACKEND = GiteaBackend()
@@ -100,7 +101,7 @@ def test_full_round_trip() -> None:
         "SEND_AS_PLAIN_TEXT = false",
     ]
     assert SECRET not in json.dumps({"diff": result.diff, "settings": result.settings})
-    assert f"PASSWD = {MASK}" in result.diff["after"]
+    assert json.loads(result.diff["after"])["mailer.PASSWD"] == MASK
     assert BACKEND.read(result.after)["password"] == SECRET
     again = run(result.after, **FULL)
     assert again.changed is False and again.after == result.after
@@ -176,3 +177,105 @@ def test_check_rejects_bad_from() -> None:
 )
 def test_decode_value(raw: str, value: str) -> None:
     assert decode_value(raw) == value
+
+
+def go_ini_sections(text: str) -> list[str]:
+    """Section headers as go-ini sees them: lines split at \n only, leading white space trimmed."""
+    return [line.strip() for line in text.split("\n") if line.lstrip(" \t\r\x0b\x0c\x85\u2028\u2029").startswith("[")]
+
+
+def test_diff_holds_only_owned_keys() -> None:
+    stored = FIXTURE.replace("[mailer]\nENABLED = false", "[mailer]\nENABLED = false\nPASSWD = `Stored;Pw-77`")
+    result = run(stored, **FULL)
+    before, after = json.loads(result.diff["before"]), json.loads(result.diff["after"])
+    assert before == {"mailer.ENABLED": "false", "mailer.PASSWD": MASK, "service.ENABLE_NOTIFY_MAIL": "false"}
+    assert {key.split(".")[0] for key in after} == {"mailer", "service"}
+    assert after["mailer.PASSWD"] == MASK and after["mailer.SMTP_ADDR"] == "smtp.office365.com"
+    assert after["service.ENABLE_NOTIFY_MAIL"] == "true" and "service.DISABLE_REGISTRATION" not in after
+    dumped = json.dumps(result.diff) + json.dumps(result.settings)
+    for secret in (SECRET, "Stored;Pw-77", *FILE_SECRETS["gitea"]):
+        assert secret not in dumped
+
+
+SEPARATORS = "\u2028\u2029\x85\x0c\x0b\x1c\x1d\x1e"
+
+
+def test_existing_line_separators_stay_inside_their_line() -> None:
+    # go-ini splits app.ini at \n only: "[security]" after a U+2028 is part of the value, not a section
+    text = FIXTURE.replace(
+        "[mailer]\nENABLED = false", f"[mailer]\nENABLED = false\nENVELOPE_FROM = a{SEPARATORS}[security]{SEPARATORS}b\nUSER = old{SEPARATORS}user"
+    )
+    assert go_ini_sections(text).count("[security]") == 1
+    assert BACKEND.read(text)["username"] == f"old{SEPARATORS}user"
+    first = run(text, **FULL)
+    assert go_ini_sections(first.after) == go_ini_sections(text)
+    assert f"ENVELOPE_FROM = a{SEPARATORS}[security]{SEPARATORS}b\nUSER = gitea@example.com\n" in first.after
+    mailer = first.after.split("[mailer]\n", 1)[1].split("\n\n", 1)[0].split("\n")
+    assert [line.split(" = ")[0] for line in mailer] == [
+        "ENABLED",
+        "ENVELOPE_FROM",
+        "USER",
+        "PROTOCOL",
+        "SMTP_ADDR",
+        "SMTP_PORT",
+        "HELO_HOSTNAME",
+        "PASSWD",
+        "FROM",
+        "FORCE_TRUST_SERVER_CERT",
+        "SUBJECT_PREFIX",
+        "SEND_AS_PLAIN_TEXT",
+    ]
+    second = run(first.after, **FULL)
+    assert second.changed is False and second.after == first.after
+
+
+def test_crlf_file_round_trip() -> None:
+    text = FIXTURE.replace("\n", "\r\n")
+    first = run(text, **FULL)
+    assert "\r\n[mailer]\r\nENABLED = true\r\nPROTOCOL = smtp+starttls\r\n" in first.after
+    assert "\n" not in first.after.replace("\r\n", "")
+    assert run(first.after, **FULL).changed is False
+
+
+@pytest.mark.parametrize("name, option", [("Ops\nTeam", "from_name"), ("Ops\u2028[security]", "from_name"), ("Ops `x` #1", "from_name")])
+def test_from_name_errors_name_from_name(name: str, option: str) -> None:
+    with pytest.raises(SettingsValidationError) as exc:
+        run(FIXTURE, from_address="gitea@example.com", from_name=name)
+    assert exc.value.option == option
+
+
+@pytest.mark.parametrize("value", ["[gitea]\\", "a\\b", " padded ", "x#y;z", '"""open', "'q'", 'say "hi"'])
+def test_tricky_values_round_trip(value: str) -> None:
+    result = run(FIXTURE, extra={"SUBJECT_PREFIX": value})
+    assert read_mailer(result.after)["SUBJECT_PREFIX"] == value
+    assert go_ini_value(result.after, "SUBJECT_PREFIX") == value
+    assert run(result.after, extra={"SUBJECT_PREFIX": value}).changed is False
+
+
+def read_mailer(text: str) -> dict:
+    return read_ini(text)["mailer"]
+
+
+def go_ini_value(text: str, key: str) -> str:
+    """The value as go-ini reads it (IgnoreContinuation off, as in older Gitea): a trailing backslash joins the next line."""
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        if line.startswith(f"{key} ="):
+            raw = line.split("=", 1)[1].strip()
+            if raw.startswith("`"):
+                return raw[1 : raw.rindex("`")]
+            if raw.endswith("\\"):
+                return raw[:-1] + lines[index + 1].strip()  # continuation: the next line is swallowed
+            return decode_value(raw)
+    raise AssertionError(key)
+
+
+def test_section_headers_as_go_ini_reads_them() -> None:
+    # go-ini: a line starting with "[" (after white space) is a header whose name ends at the last "]", untrimmed
+    text = "[mailer]\u2028; note\nENABLED = true\n\x0c[ mailer ]\nSMTP_ADDR = other.example.com\n[service]\nENABLE_NOTIFY_MAIL = true\n"
+    data = read_ini(text)
+    assert data["mailer"] == {"ENABLED": "true"}
+    assert data[" mailer "] == {"SMTP_ADDR": "other.example.com"}
+    result = run(text, host="smtp.example.com")
+    assert result.after == text.replace("ENABLED = true\n", "ENABLED = true\nSMTP_ADDR = smtp.example.com\n")
+    assert run(result.after, host="smtp.example.com").changed is False

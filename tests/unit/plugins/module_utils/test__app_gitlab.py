@@ -21,10 +21,12 @@ from ansible_collections.mailops.notify.plugins.module_utils._app_gitlab import 
 )
 from ansible_collections.mailops.notify.plugins.module_utils._settings import (
     MASK,
+    SettingsFormatError,
     SettingsValidationError,
     build_desired,
     plan,
 )
+from ansible_collections.mailops.notify.tests.unit.plugins.fixtures.app_secrets import FILE_SECRETS
 
 FIXTURE = (pathlib.Path(__file__).parent.parent / "fixtures" / "gitlab.rb").read_text()
 BACKEND = GitlabBackend()
@@ -90,6 +92,9 @@ def test_full_settings_are_valid_ruby_with_the_right_values(tmp_path: pathlib.Pa
     values = ruby_values(tmp_path, result.after)
     assert values == {
         "time_zone": "Europe/Berlin",
+        "db_password": "gitlab-DB-Secret-42",
+        "initial_root_password": "Root-Initial-Secret-7",
+        "incoming_email_password": "Incoming-Mail-Secret-9",
         "gitlab_email_enabled": True,
         "gitlab_email_from": "gitlab@example.com",
         "gitlab_email_display_name": "GitLab 'Ops' #1",
@@ -119,7 +124,7 @@ def test_full_settings_are_valid_ruby_with_the_right_values(tmp_path: pathlib.Pa
     index = after_lines.index("gitlab_rails['smtp_address'] = \"email-smtp.eu-west-1.amazonaws.com\"")
     assert after_lines[index - 1] == "# gitlab_rails['smtp_address'] = \"smtp.server\""
     assert SECRET not in json.dumps({"diff": result.diff, "settings": result.settings})
-    assert f"gitlab_rails['smtp_password'] = \"{MASK}\"" in result.diff["after"]
+    assert json.loads(result.diff["after"])["smtp_password"] == MASK
     again = run(result.after, **FULL)
     assert again.changed is False and again.after == result.after
 
@@ -219,3 +224,86 @@ def test_ruby_literal_round_trip(tmp_path: pathlib.Path, value: object) -> None:
     text = f"gitlab_rails['smtp_x'] = {ruby_literal(value)}\n"
     assert read_keys(text)["smtp_x"] == value
     assert ruby_values(tmp_path, text)["smtp_x"] == value
+
+
+def test_diff_holds_only_owned_keys() -> None:
+    stored = FIXTURE + "gitlab_rails['smtp_password'] = 'Stored-Pw-66'\ngitlab_rails['smtp_ca_file'] = ENV['CA']\n"
+    result = run(stored, **FULL)
+    before, after = json.loads(result.diff["before"]), json.loads(result.diff["after"])
+    assert set(before) == {"smtp_password", "smtp_ca_file"}
+    assert before["smtp_password"] == MASK and before["smtp_ca_file"] == {"expression": "ENV['CA']"}
+    assert set(after) == {
+        *(f"smtp_{k}" for k in ("enable", "address", "port", "user_name", "password", "domain", "authentication")),
+        *(
+            "smtp_enable_starttls_auto",
+            "smtp_tls",
+            "smtp_pool",
+            "smtp_openssl_verify_mode",
+            "smtp_ca_file",
+            "gitlab_email_enabled",
+            "gitlab_email_from",
+            "gitlab_email_display_name",
+            "gitlab_email_reply_to",
+            "gitlab_email_subject_suffix",
+        ),
+    }
+    assert after["smtp_password"] == MASK and after["smtp_address"] == FULL["host"]
+    dumped = json.dumps(result.diff) + json.dumps(result.settings)
+    for secret in (SECRET, "Stored-Pw-66", *FILE_SECRETS["gitlab"]):
+        assert secret not in dumped
+
+
+# Characters that str.splitlines() splits on, inside existing string literals: Ruby reads them as part of the string.
+SEPARATORS = "\u2028\u2029\x85\x0c\x0b\x1c\x1d\x1e\r"
+
+
+def test_existing_line_separators_stay_inside_their_line(tmp_path: pathlib.Path) -> None:
+    text = FIXTURE + (
+        "gitlab_rails['smtp_password'] = \"old" + SEPARATORS + 'tail-of-Old-Pw"\n'
+        "gitlab_rails['gitlab_email_display_name'] = 'Git" + SEPARATORS + "Lab'\n"
+        "gitlab_rails['smtp_address'] = 'old.example.com'\n"
+    )
+    assert ruby_values(tmp_path, text)["smtp_password"] == "old" + SEPARATORS + "tail-of-Old-Pw"
+    assert BACKEND.read(text)["password"] == "old" + SEPARATORS + "tail-of-Old-Pw"
+    params = {"host": "smtp.example.com", "port": 587, "security": "starttls", "username": "u", "password": SECRET}
+    first = run(text, **params)
+    values = ruby_values(tmp_path, first.after)
+    assert values["smtp_password"] == SECRET and values["smtp_address"] == "smtp.example.com"
+    assert values["gitlab_email_display_name"] == "Git" + SEPARATORS + "Lab"
+    assert "tail-of-Old-Pw" not in json.dumps(first.diff)
+    second = run(first.after, **params)
+    assert second.changed is False and second.after == first.after
+    ruby_values(tmp_path, second.after)
+
+
+@pytest.mark.parametrize(
+    "rhs",
+    [
+        '"first line\nsecond-Line-Pw"',
+        "'first line\nsecond'",
+        '"a" +\n  "b"',
+        "ENV.fetch(\n  'SMTP_PASSWORD', 'unset')",
+        "<<~PW\n  heredoc-Pw\nPW",
+        "%q{a\nb}",
+        '"a" \\\n  "b"',
+    ],
+)
+def test_a_value_on_several_lines_is_refused(tmp_path: pathlib.Path, rhs: str) -> None:
+    text = FIXTURE + f"gitlab_rails['smtp_password'] = {rhs}\ngitlab_rails['smtp_address'] = 'old.example.com'\n"
+    ruby_values(tmp_path, text)  # valid Ruby to start with
+    with pytest.raises(SettingsFormatError) as exc:
+        run(text, password=SECRET, username="u", security="starttls")
+    line = FIXTURE.count("\n") + 1
+    assert str(exc.value).startswith(f"gitlab.rb line {line}: gitlab_rails['smtp_password'] continues on the next line")
+    assert "Pw" not in str(exc.value)
+    # a key on one line next to it can still be changed
+    other = run(text, host="smtp.example.com")
+    assert ruby_values(tmp_path, other.after)["smtp_address"] == "smtp.example.com"
+
+
+@pytest.mark.parametrize("rhs", ["ENV['SMTP_PASSWORD']", "ENV.fetch('X', 'y') # note", "File.read('/run/secrets/pw').strip", "'a' + 'b'", "100 % 7"])
+def test_one_line_expressions_can_be_replaced(tmp_path: pathlib.Path, rhs: str) -> None:
+    text = FIXTURE + f"gitlab_rails['smtp_user_name'] = 'u'\ngitlab_rails['smtp_password'] = {rhs}\n"
+    result = run(text, password=SECRET, security="starttls")
+    assert result.changed
+    assert ruby_values(tmp_path, result.after)["smtp_password"] == SECRET

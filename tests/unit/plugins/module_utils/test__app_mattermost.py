@@ -24,6 +24,7 @@ from ansible_collections.mailops.notify.plugins.module_utils._settings import (
     build_desired,
     plan,
 )
+from ansible_collections.mailops.notify.tests.unit.plugins.fixtures.app_secrets import FILE_SECRETS
 
 FIXTURE = (pathlib.Path(__file__).parent.parent / "fixtures" / "mattermost_config.json").read_text()
 BACKEND = MattermostBackend()
@@ -165,9 +166,78 @@ def test_equal_value_keeps_bytes() -> None:
     assert json.loads(set_path('{"EmailSettings": {"SMTPPort": 25}}', "EmailSettings.SMTPPort", "25"))["EmailSettings"]["SMTPPort"] == "25"
 
 
-def test_duplicate_key_last_wins() -> None:
-    text = '{"EmailSettings": {"SMTPServer": "a", "SMTPServer": "b"}}'
-    assert set_path(text, "EmailSettings.SMTPServer", "c") == '{"EmailSettings": {"SMTPServer": "a", "SMTPServer": "c"}}'
+@pytest.mark.parametrize(
+    "text, where",
+    [
+        # the first of two SMTPPassword members used to show unmasked in the diff
+        (
+            '{"EmailSettings": {"SMTPPassword": "first-Dup-Secret",\n "SMTPServer": "a",\n "SMTPPassword": ""}}',
+            "'EmailSettings.SMTPPassword' twice (the second at line 3)",
+        ),
+        ('{"EmailSettings": {"SMTPServer": "a"},\n"EmailSettings": {"SMTPServer": "b"}}', "'EmailSettings' twice (the second at line 2)"),
+        ('{"EmailSettings": {}, "X": [{"Secret": "first-Dup-Secret", "Secret": ""}]}', "'Secret' twice;"),
+    ],
+)
+def test_duplicate_keys_are_refused(text: str, where: str) -> None:
+    with pytest.raises(SettingsFormatError) as exc:
+        run(text, host="smtp.example.com")
+    assert str(exc.value).startswith("config.json has the key ") and where in str(exc.value)
+    assert str(exc.value).endswith("Mattermost would silently use the last one. Remove the duplicate, nothing was changed")
+    assert "first-Dup-Secret" not in str(exc.value)
+    with pytest.raises(SettingsFormatError):
+        set_path(text, "EmailSettings.SMTPServer", "c")
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [("SqlSettings.DriverName", "postgres"), ("ServiceSettings.SiteURL", "https://chat.example.com"), ("FileSettings.Directory", "./d")],
+)
+def test_extra_outside_email_settings_takes_only_booleans_and_numbers(key: str, value: str) -> None:
+    with pytest.raises(SettingsValidationError) as exc:
+        run(FIXTURE, extra={key: value})
+    assert exc.value.option == f"extra.{key}"
+    assert "only boolean and number keys can be set outside EmailSettings" in exc.value.rule
+
+
+def test_diff_holds_only_owned_keys() -> None:
+    result = run(
+        FIXTURE,
+        provider="gmail",
+        username="me@gmail.com",
+        password=SECRET,
+        support_address="help@example.com",
+        extra={"ServiceSettings.EnableEmailInvitations": True},
+    )
+    before, after = json.loads(result.diff["before"]), json.loads(result.diff["after"])
+    for view in (before, after):
+        others = {key for key in view if not key.startswith("EmailSettings.")}
+        assert others == {"SupportSettings.SupportEmail", "ServiceSettings.EnableEmailInvitations"}
+        assert set(view) - others == {f"EmailSettings.{key}" for key in EMAIL_SETTINGS_TYPES}
+    assert after["EmailSettings.SMTPPassword"] == MASK and before["EmailSettings.SMTPPassword"] == ""
+    assert after["EmailSettings.SMTPServer"] == "smtp.gmail.com" and before["EmailSettings.SMTPServer"] == "localhost"
+    dumped = json.dumps(result.diff) + json.dumps(result.settings)
+    for secret in (SECRET, *FILE_SECRETS["mattermost"]):
+        assert secret not in dumped
+
+
+def test_diff_masks_a_stored_password() -> None:
+    stored = FIXTURE.replace('"SMTPPassword": "",', '"SMTPPassword": "Stored-Pw-55",', 1)
+    result = run(stored, from_name="Mattermost")
+    assert "Stored-Pw-55" not in json.dumps(result.diff)
+    assert json.loads(result.diff["before"])["EmailSettings.SMTPPassword"] == MASK
+
+
+def test_line_separators_are_escaped_like_go() -> None:
+    # Go's encoding/json writes U+2028 and U+2029 escaped
+    after = set_path('{"EmailSettings": {}}', "EmailSettings.FeedbackName", "a\u2028b\u2029c")
+    assert "\u2028" not in after and "\u2029" not in after
+    assert "a\\u2028b\\u2029c" in after
+    assert json.loads(after)["EmailSettings"]["FeedbackName"] == "a\u2028b\u2029c"
+    # a raw one already in the file (valid JSON) is kept as it is, and a second run changes nothing
+    text = FIXTURE.replace('"FeedbackOrganization": ""', '"FeedbackOrganization": "Ops\u2028[x]\u2029Team"')
+    first = run(text, host="smtp.example.com")
+    assert '"FeedbackOrganization": "Ops\u2028[x]\u2029Team"' in first.after
+    assert run(first.after, host="smtp.example.com").changed is False
 
 
 @pytest.mark.parametrize(
@@ -213,6 +283,7 @@ def test_update_password_on_create() -> None:
     assert json.loads(rotated.after)["EmailSettings"]["SMTPPassword"] == "another-" + SECRET
     assert SECRET not in json.dumps(rotated.diff) + json.dumps(rotated.settings)
     assert rotated.diff["before"].count(MASK) == 1 and rotated.diff["after"].count(MASK) == 1
+    assert json.loads(rotated.diff["after"])["EmailSettings.SMTPPassword"] == MASK
 
 
 def test_auth_none_clears_credentials() -> None:

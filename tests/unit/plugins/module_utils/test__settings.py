@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from ansible_collections.mailops.notify.plugins.module_utils._app_ghes import GhesBackend
@@ -12,13 +14,18 @@ from ansible_collections.mailops.notify.plugins.module_utils._app_gitlab import 
 from ansible_collections.mailops.notify.plugins.module_utils._app_mattermost import MattermostBackend
 from ansible_collections.mailops.notify.plugins.module_utils._settings import (
     MASK,
+    SettingsFormatError,
     SettingsValidationError,
     build_desired,
+    decode_config,
     is_email,
     is_hostname,
     is_loopback,
+    line_body,
+    looks_secret,
     mask_secret,
     plan,
+    split_lines,
 )
 
 BACKENDS = {"ghes": GhesBackend(), "mattermost": MattermostBackend(), "gitlab": GitlabBackend(), "gitea": GiteaBackend()}
@@ -198,4 +205,139 @@ def test_plan_returns_masked_diff_and_header() -> None:
     assert result.diff["before_header"] == result.diff["after_header"] == "/etc/mm/config.json"
     assert "hunter2-secret" in result.after
     assert "hunter2-secret" not in repr(result.diff) + repr(result.settings)
-    assert f'"SMTPPassword": "{MASK}"' in result.diff["after"]
+    assert json.loads(result.diff["after"])["EmailSettings.SMTPPassword"] == MASK
+    assert json.loads(result.diff["before"])["EmailSettings.SMTPPassword"] == ""
+
+
+# Everything str.splitlines() splits on, NUL, and other C0/C1 control characters.
+BAD_CHARACTERS = ["\n", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029", "\x00", "\t", "\x1b", "\x7f", "\x9b"]
+TEXT_OPTIONS = {
+    "ghes": ("username", "password", "helo_domain"),
+    "mattermost": ("username", "password", "from_name"),
+    "gitlab": ("username", "password", "from_name", "helo_domain"),
+    "gitea": ("username", "password", "from_name", "helo_domain"),
+}
+TEXT_CASES = [(app, option, char) for app, options in TEXT_OPTIONS.items() for option in options for char in BAD_CHARACTERS]
+
+
+@pytest.mark.parametrize("app, option, char", TEXT_CASES, ids=[f"{a}-{o}-U+{ord(c):04X}" for a, o, c in TEXT_CASES])
+def test_line_breaks_and_control_characters_are_refused(app: str, option: str, char: str) -> None:
+    value = f"Ops{char}[security]"
+    with pytest.raises(SettingsValidationError) as exc:
+        build_desired(app, {option: value}, BACKENDS[app])
+    assert exc.value.option == option
+    assert f"U+{ord(char):04X}" in exc.value.rule
+    assert "line break or control character" in exc.value.rule
+    assert value not in str(exc.value)
+
+
+EXTRA_TEXT = {"ghes": "enforce_tls_auth", "mattermost": "FeedbackOrganization", "gitlab": "gitlab_email_subject_suffix", "gitea": "SUBJECT_PREFIX"}
+
+
+@pytest.mark.parametrize("app", sorted(EXTRA_TEXT))
+@pytest.mark.parametrize("char", ["\n", "\u2028", "\x85", "\x00"], ids=lambda c: f"U+{ord(c):04X}")
+def test_control_characters_in_extra_values_are_refused(app: str, char: str) -> None:
+    key = EXTRA_TEXT[app]
+    with pytest.raises(SettingsValidationError) as exc:
+        build_desired(app, {"extra": {key: f"[x]{char}[security]"}}, BACKENDS[app])
+    assert exc.value.option == f"extra.{key}"
+    assert "line break or control character" in exc.value.rule
+
+
+def test_control_characters_in_extra_keys_are_refused() -> None:
+    with pytest.raises(SettingsValidationError) as exc:
+        build_desired("gitea", {"extra": {"SUBJECT_PREFIX\n[security]": "x"}}, BACKENDS["gitea"])
+    assert exc.value.option == "extra"
+    assert "line break or control character" in exc.value.rule
+
+
+# Secrets never travel through extra (it is not no_log): each backend's password key, in any case, and keys that look secret.
+EXTRA_SECRETS = [
+    ("mattermost", "SMTPPassword"),
+    ("mattermost", "smtppassword"),
+    ("mattermost", "EmailSettings.SMTPPassword"),
+    ("mattermost", "MessageExportSettings.GlobalRelaySettings.SMTPPassword"),
+    ("mattermost", "LdapSettings.BindPassword"),
+    ("mattermost", "SqlSettings.AtRestEncryptKey"),
+    ("mattermost", "SqlSettings.DataSource"),
+    ("mattermost", "FileSettings.PublicLinkSalt"),
+    ("mattermost", "GitLabSettings.Secret"),
+    ("gitlab", "smtp_password"),
+    ("gitlab", "SMTP_PASSWORD"),
+    ("gitlab", "Smtp_Password"),
+    ("gitea", "PASSWD"),
+    ("gitea", "passwd"),
+    ("gitea", "Passwd"),
+    ("ghes", "password"),
+    ("ghes", "Password"),
+    ("ghes", "PASSWORD"),
+    ("ghes", "api_token"),
+]
+
+
+@pytest.mark.parametrize("app, key", EXTRA_SECRETS)
+def test_secrets_in_extra_are_refused(app: str, key: str) -> None:
+    value = "Extra-Secret-Value-1"
+    with pytest.raises(SettingsValidationError) as exc:
+        build_desired(app, {"extra": {key: value}}, BACKENDS[app])
+    assert exc.value.option == f"extra.{key}"
+    assert "extra is not no_log" in exc.value.rule
+    assert "option password" in exc.value.rule
+    assert value not in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    "key, secret",
+    [
+        ("SMTPPassword", True),
+        ("EmailSettings.SMTPPassword", True),
+        ("smtp_password", True),
+        ("PASSWD", True),
+        ("mailer.PASSWD", True),
+        ("AtRestEncryptKey", True),
+        ("PublicLinkSalt", True),
+        ("DataSource", True),
+        ("AmazonS3SecretAccessKey", True),
+        ("api_token", True),
+        ("SMTPUsername", False),
+        ("EnableSMTPAuth", False),
+        ("smtp_user_name", False),
+        ("smtp_authentication", False),
+        ("CLIENT_KEY_FILE", False),
+        ("gitlab_email_smime_key_file", False),
+        ("SUBJECT_PREFIX", False),
+        ("discard-to-noreply-address", False),
+    ],
+)
+def test_looks_secret(key: str, secret: bool) -> None:
+    assert looks_secret(key) is secret
+
+
+@pytest.mark.parametrize(
+    "text, lines",
+    [
+        ("a\nb\n", ["a\n", "b\n"]),
+        ("a\r\nb", ["a\r\n", "b"]),
+        ("a\u2028b\x0c\x0b\x1c\x1d\x1e\x85c\rd\n", ["a\u2028b\x0c\x0b\x1c\x1d\x1e\x85c\rd\n"]),
+        ("", []),
+        ("\n\n", ["\n", "\n"]),
+    ],
+)
+def test_split_lines_only_at_line_feed(text: str, lines: list) -> None:
+    assert split_lines(text) == lines
+    assert "".join(split_lines(text)) == text
+
+
+@pytest.mark.parametrize("line, body, ending", [("a\r\n", "a", "\r\n"), ("a\n", "a", "\n"), ("a", "a", ""), ("a\r", "a\r", ""), ("a\u2028\n", "a\u2028", "\n")])
+def test_line_body(line: str, body: str, ending: str) -> None:
+    assert line_body(line) == (body, ending)
+
+
+def test_decode_config_refuses_non_utf8() -> None:
+    assert decode_config(b"caf\xc3\xa9\n", "/etc/x") == "caf\u00e9\n"
+    with pytest.raises(SettingsFormatError) as exc:
+        decode_config(b"line one\nline \xff two\n", "/etc/gitea/app.ini")
+    assert str(exc.value).startswith("/etc/gitea/app.ini is not valid UTF-8: byte 0xff at offset 14 (line 2)")
+    # an encoded surrogate is not UTF-8 either
+    with pytest.raises(SettingsFormatError, match="offset 0"):
+        decode_config(b"\xed\xa0\x80", "/x")

@@ -10,13 +10,16 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import re
 import shutil
+import stat
 import subprocess
 
 import pytest
 
 from ansible_collections.mailops.notify.plugins.modules import smtp_settings
 from ansible_collections.mailops.notify.tests.unit.plugins.fixtures import ghes_fake_server
+from ansible_collections.mailops.notify.tests.unit.plugins.fixtures.app_secrets import FILE_SECRETS
 from ansible_collections.mailops.notify.tests.unit.plugins.module_runner import run_module as _run
 
 FIXTURES = pathlib.Path(__file__).parent.parent / "fixtures"
@@ -24,8 +27,12 @@ SECRET = "Mod-Secret#1;pw"
 ROOT_PW = "root-site-admin-pw"
 
 
-def call(args: dict, check_mode: bool = False, diff: bool = True) -> dict:
-    return _run(smtp_settings.main, args, check_mode=check_mode, diff=diff, secrets=[SECRET, ROOT_PW])[1]
+ALL_FILE_SECRETS = [secret for secrets in FILE_SECRETS.values() for secret in secrets]
+
+
+def call(args: dict, check_mode: bool = False, diff: bool = True, secrets: tuple = ()) -> dict:
+    """Run the module; no result may hold the SMTP password, the API password or any other secret of the fixtures."""
+    return _run(smtp_settings.main, args, check_mode=check_mode, diff=diff, secrets=[SECRET, ROOT_PW, *ALL_FILE_SECRETS, *secrets])[1]
 
 
 FILE_CASES = {
@@ -61,7 +68,7 @@ def test_check_real_check_real(app_file) -> None:
     assert real["settings"] == predicted["settings"] and real["diff"] == predicted["diff"]
     assert real["settings"]["password"] == "********"
     assert real["diff"]["before_header"] == str(path)
-    assert real["diff"]["before"] == original.decode()
+    assert json.loads(real["diff"]["before"]) != json.loads(real["diff"]["after"])
     assert SECRET in path.read_text()
     assert (path.stat().st_mode & 0o777) == 0o640
     assert sorted(os.listdir(path.parent)) == [path.name]  # no temp file, no backup
@@ -111,7 +118,6 @@ def test_mattermost_exact_result(tmp_path: pathlib.Path) -> None:
             "from_address": "mattermost@example.com",
             "extra": {"EnableSignUpWithEmail": True, "ServiceSettings.EnableEmailInvitations": True},
         },
-        diff=False,
     )
     diff = result.pop("diff")
     assert result == {
@@ -132,7 +138,10 @@ def test_mattermost_exact_result(tmp_path: pathlib.Path) -> None:
             "validate_certs": True,
         },
     }
-    assert '"SMTPPassword": "********"' in diff["after"] and '"SMTPPassword": ""' in diff["before"]
+    before, after = json.loads(diff["before"]), json.loads(diff["after"])
+    assert after["EmailSettings.SMTPPassword"] == "********" and before["EmailSettings.SMTPPassword"] == ""
+    assert (before["ServiceSettings.EnableEmailInvitations"], after["ServiceSettings.EnableEmailInvitations"]) == (False, True)
+    assert diff["before_header"] == diff["after_header"] == str(path)
     data = json.loads(path.read_text())
     assert data["EmailSettings"]["SMTPPort"] == "465" and data["EmailSettings"]["ConnectionSecurity"] == "TLS"
     assert data["ServiceSettings"]["EnableEmailInvitations"] is True
@@ -233,3 +242,200 @@ def test_ghes_unreachable() -> None:
 def test_ghes_requires_api() -> None:
     result = call({"app": "ghes", "enabled": True})
     assert result["failed"] is True and "api_url" in result["msg"] and "api_password" in result["msg"]
+
+
+OWNED = {
+    "mattermost": re.compile(r"^(EmailSettings\.[A-Za-z]+|SupportSettings\.SupportEmail)$"),
+    "gitlab": re.compile(r"^(smtp_|gitlab_email_)[a-z_]+$"),
+    "gitea": re.compile(r"^(mailer\.[A-Z_]+|service\.ENABLE_NOTIFY_MAIL)$"),
+}
+PASSWORD_KEY = {"mattermost": "EmailSettings.SMTPPassword", "gitlab": "smtp_password", "gitea": "mailer.PASSWD"}
+
+
+@pytest.mark.parametrize("check_mode", [True, False], ids=["check", "real"])
+@pytest.mark.parametrize("diff", [True, False], ids=["diff", "no-diff"])
+def test_results_hold_only_the_owned_settings(app_file, diff: bool, check_mode: bool) -> None:
+    app, _path, args = app_file
+    result = call(args, check_mode=check_mode, diff=diff)  # call() checks that no fixture secret is in the result
+    assert result["changed"] is True
+    if not diff:
+        assert set(result) == {"changed", "settings"}
+        return
+    assert set(result) == {"changed", "settings", "diff"}
+    assert set(result["diff"]) == {"before", "after", "before_header", "after_header"}
+    before, after = json.loads(result["diff"]["before"]), json.loads(result["diff"]["after"])
+    for key in [*before, *after]:
+        assert OWNED[app].match(key), key
+    assert after[PASSWORD_KEY[app]] == "********"
+
+
+@pytest.mark.parametrize("app", sorted(FILE_CASES))
+def test_non_utf8_file_is_refused_untouched(tmp_path: pathlib.Path, app: str) -> None:
+    source, name, params = FILE_CASES[app]
+    data = (FIXTURES / source).read_bytes()
+    offset = data.index(b"example.com") + 6
+    bad = data[:offset] + b"\xff" + data[offset + 1 :]
+    path = tmp_path / name
+    path.write_bytes(bad)
+    os.utime(path, ns=(1_500_000_000_000_000_000, 1_500_000_000_000_000_000))
+    args = {"app": app, "path": str(path), "password": SECRET, "enabled": True, "from_address": "notify@example.com", **params}
+    for check_mode in (True, False):
+        result = call(args, check_mode=check_mode)
+        assert result["failed"] is True
+        line = bad[:offset].count(b"\n") + 1
+        assert result["msg"] == (
+            f"Cannot manage the SMTP settings of app={app}: {path} is not valid UTF-8: byte 0xff at offset {offset} (line {line});"
+            " refusing to edit it, nothing was changed"
+        )
+        assert path.read_bytes() == bad and path.stat().st_mtime_ns == 1_500_000_000_000_000_000
+        assert sorted(os.listdir(tmp_path)) == [name]
+
+
+def test_symlink_is_followed(app_file) -> None:
+    _app, path, args = app_file
+    target = path.with_name("real-" + path.name)
+    path.rename(target)
+    path.symlink_to(target.name)
+    original = target.read_bytes()
+
+    predicted = call(args, check_mode=True)
+    assert predicted["changed"] is True
+    assert path.is_symlink() and os.readlink(path) == target.name
+    assert target.read_bytes() == original
+
+    result = call(args)
+    assert result["changed"] is True
+    assert path.is_symlink() and os.readlink(path) == target.name
+    assert SECRET in target.read_text()
+    assert (target.stat().st_mode & 0o777) == 0o640
+    assert sorted(os.listdir(path.parent)) == sorted([path.name, target.name])
+    assert call(args)["changed"] is False
+
+
+def test_backup_is_private_and_the_file_keeps_owner_and_mode(app_file) -> None:
+    _app, path, args = app_file
+    uid, gid = (1234, 2345) if os.geteuid() == 0 else (os.getuid(), os.getgid())
+    os.chown(path, uid, gid)
+    os.chmod(path, 0o644)
+    original = path.read_bytes()
+    result = call({**args, "backup": True})
+    backup = pathlib.Path(result["backup_file"])
+    assert backup.read_bytes() == original
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+    assert (backup.stat().st_uid, backup.stat().st_gid) == (uid, gid)
+    info = path.stat()
+    assert (stat.S_IMODE(info.st_mode), info.st_uid, info.st_gid) == (0o644, uid, gid)
+
+
+def test_duplicate_json_key_is_refused(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "config.json"
+    text = (FIXTURES / "mattermost_config.json").read_text()
+    text = text.replace('"SMTPPassword": "",', '"SMTPPassword": "first-Dup-Secret",\n        "SMTPPassword": "",', 1)
+    path.write_text(text)
+    result = call({"app": "mattermost", "path": str(path), "host": "smtp.example.com"}, secrets=("first-Dup-Secret",))
+    assert result["failed"] is True
+    assert "config.json has the key 'EmailSettings.SMTPPassword' twice (the second at line 247)" in result["msg"]
+    assert path.read_text() == text
+
+
+EXTRA_PASSWORDS = [("mattermost", "SMTPPassword"), ("mattermost", "smtppassword"), ("gitlab", "smtp_password"), ("gitea", "PASSWD"), ("gitea", "passwd")]
+
+
+@pytest.mark.parametrize("app, key", EXTRA_PASSWORDS)
+def test_password_in_extra_is_refused(tmp_path: pathlib.Path, app: str, key: str) -> None:
+    source, name, _params = FILE_CASES[app]
+    path = tmp_path / name
+    shutil.copy(FIXTURES / source, path)
+    original = path.read_bytes()
+    result = call({"app": app, "path": str(path), "extra": {key: SECRET}})
+    assert result["failed"] is True and result["option"] == f"extra.{key}"
+    assert "set the SMTP password with the option password" in result["msg"]
+    assert path.read_bytes() == original
+
+
+@pytest.mark.parametrize("app", sorted(FILE_CASES))
+@pytest.mark.parametrize("char", ["\n", "\r", "\u2028", "\u2029", "\x85", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x00"], ids=lambda c: f"U+{ord(c):04X}")
+def test_line_breaks_in_from_name_are_refused(tmp_path: pathlib.Path, app: str, char: str) -> None:
+    source, name, _params = FILE_CASES[app]
+    path = tmp_path / name
+    shutil.copy(FIXTURES / source, path)
+    original = path.read_bytes()
+    result = call({"app": app, "path": str(path), "from_address": "notify@example.com", "from_name": f"Ops{char}[security]"})
+    assert result["failed"] is True and result["option"] == "from_name"
+    assert f"U+{ord(char):04X}" in result["msg"]
+    assert path.read_bytes() == original
+
+
+def ruby_check(path: pathlib.Path) -> None:
+    ruby = shutil.which("ruby")
+    assert ruby, "Debian's ruby package is required"
+    check = subprocess.run([ruby, "-c", str(path)], capture_output=True, text=True, timeout=30, check=False)
+    assert check.returncode == 0 and check.stdout.strip() == "Syntax OK", check.stderr
+
+
+def test_gitlab_with_line_separators_in_the_file_runs_twice(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "gitlab.rb"
+    text = (FIXTURES / "gitlab.rb").read_text() + "gitlab_rails['smtp_password'] = \"old\u2028tail-of-Old-Pw\"\ngitlab_rails['smtp_address'] = 'x'\n"
+    path.write_text(text)
+    ruby_check(path)
+    args = {"app": "gitlab", "path": str(path), "provider": "gmail", "username": "me@gmail.com", "password": SECRET}
+    first = call(args, secrets=("tail-of-Old-Pw",))
+    assert first["changed"] is True
+    ruby_check(path)
+    written = path.read_bytes()
+    second = call(args, secrets=("tail-of-Old-Pw",))
+    assert second["changed"] is False
+    assert path.read_bytes() == written
+    ruby_check(path)
+
+
+def test_gitlab_candidate_must_pass_ruby(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "gitlab.rb"
+    text = (FIXTURES / "gitlab.rb").read_text() + "nginx['listen_addresses'] = ['*',\n"  # already broken: an unclosed array
+    path.write_text(text)
+    result = call({"app": "gitlab", "path": str(path), "provider": "local_postfix"})
+    assert result["failed"] is True
+    assert result["msg"].startswith(f"Cannot manage the SMTP settings of app=gitlab: the edited {path} does not pass `ruby -c`")
+    assert "the file fails `ruby -c` before the change too" in result["msg"]
+    assert path.read_text() == text
+    assert sorted(os.listdir(tmp_path)) == ["gitlab.rb"]
+
+
+def test_gitea_line_separators_in_the_file_run_twice(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "app.ini"
+    text = (FIXTURES / "gitea_app.ini").read_text().replace("[mailer]\nENABLED = false", "[mailer]\nENABLED = false\nSUBJECT_PREFIX = a\u2028[security]\u2028b")
+    path.write_text(text)
+    args = {"app": "gitea", "path": str(path), "provider": "office365", "username": "gitea@example.com", "password": SECRET, "from_name": "Gitea"}
+    args["from_address"] = "gitea@example.com"
+    assert call(args)["changed"] is True
+    written = path.read_text()
+    assert [line for line in written.split("\n") if line.startswith("[security")] == ["[security]"]
+    assert call(args)["changed"] is False
+    assert path.read_text() == written
+
+
+def test_ghes_api_url_with_credentials_is_refused() -> None:
+    result = call({**GHES_ARGS, "api_url": "https://api_key:Url-Secret-3@127.0.0.1:9"}, secrets=("Url-Secret-3",))
+    assert result["failed"] is True and result["option"] == "api_url"
+    assert "api_password" in result["msg"]
+
+
+def test_ghes_diff_only_in_diff_mode(fake) -> None:
+    args = {**GHES_ARGS, "api_url": fake.url}
+    plain = call(args, check_mode=True, diff=False)
+    assert set(plain) == {"changed", "settings"}
+    shown = call(args, check_mode=True)
+    assert json.loads(shown["diff"]["after"])["password"] == "********"
+
+
+@pytest.mark.parametrize("key", ["password", "Password", "smtp_password", "auth_token"])
+def test_ghes_secret_in_extra_is_refused(fake, key: str) -> None:
+    result = call({**GHES_ARGS, "api_url": fake.url, "extra": {key: SECRET}})
+    assert result["failed"] is True and result["option"] == f"extra.{key}"
+    assert fake.requests == []
+
+
+def test_secret_options_are_no_log() -> None:
+    spec = smtp_settings.argument_spec()
+    assert {name for name, option in spec.items() if option.get("no_log")} == {"password", "api_password"}
+    assert spec["extra"].get("no_log") is not True  # documented: secrets are refused in extra instead
