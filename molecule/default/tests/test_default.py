@@ -79,6 +79,13 @@ def test_postfix_runs_with_the_expected_configuration(appliance):
         "inet_interfaces": "all",
         "mydestination": "localhost",
         "smtpd_relay_restrictions": "permit_mynetworks, reject_unauth_destination",
+        "smtpd_recipient_restrictions": (
+            "permit_mynetworks, reject_non_fqdn_recipient, reject_unauth_destination,"
+            f" check_recipient_access inline:{{ {REPLY_DOMAIN}=OK, noreply.{FQDN}=OK }}, reject"
+        ),
+        "parent_domain_matches_subdomains": "debug_peer_list, fast_flush_domains, mynetworks, permit_mx_backup_networks, qmqpd_authorized_clients",
+        "virtual_alias_domains": "",
+        "virtual_alias_maps": f"inline:{{ postmaster@{FQDN}=root@localhost }}",
         "virtual_mailbox_domains": REPLY_DOMAIN,
         "virtual_mailbox_base": "/var/mail/mailops",
         "relay_domains": f"noreply.{FQDN}",
@@ -94,16 +101,69 @@ def test_postfix_runs_with_the_expected_configuration(appliance):
 
 
 def test_credentials_are_root_only_and_out_of_main_cf(appliance):
-    for path in ("/etc/postfix/sasl_passwd", "/etc/postfix/sasl_passwd.db"):
+    map_type = postconf(appliance)["smtp_sasl_password_maps"].split(":", 1)[0]
+    database = "/etc/postfix/sasl_passwd." + {"hash": "db", "btree": "db", "lmdb": "lmdb", "cdb": "cdb"}[map_type]
+    for path in ("/etc/postfix/sasl_passwd", database):
         f = appliance.file(path)
         assert f.exists, path
         assert (f.user, f.group, f.mode) == ("root", "root", 0o600), path
     assert appliance.file("/etc/postfix/sasl_passwd").content_string.splitlines()[-1] == f"[relay]:587 notify:{PASSWORD}"
     assert PASSWORD not in appliance.file("/etc/postfix/main.cf").content_string
-    assert sorted(appliance.run(f"grep -r -l -F -e {PASSWORD} /etc/postfix /opt/mattermost").stdout.split()) == [
-        "/etc/postfix/sasl_passwd",
-        "/etc/postfix/sasl_passwd.db",
-    ]
+    # Nowhere else on the host: not in another Postfix file, the application's config, a left-over temporary file or a log.
+    found = appliance.run(f"grep -r -l -F -e {PASSWORD} /etc /opt /root /home /tmp /var /run /srv /usr/local")
+    assert sorted(found.stdout.split()) == ["/etc/postfix/sasl_passwd", database]
+
+
+# Runs on the appliance: records every inotify event on /etc/postfix/sasl_passwd* with the file's mode and size then.
+WATCH_CREDENTIALS = r"""
+import ctypes, ctypes.util, json, os, struct, sys
+libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+fd = libc.inotify_init()
+assert libc.inotify_add_watch(fd, b"/etc/postfix", 0xFFF) >= 0
+out = open(sys.argv[1], "w", buffering=1)
+out.write("[]\n")
+while True:
+    events, at = os.read(fd, 65536), 0
+    while at < len(events):
+        _wd, mask, _cookie, length = struct.unpack_from("iIII", events, at)
+        name = events[at + 16 : at + 16 + length].rstrip(b"\0").decode()
+        at += 16 + length
+        if name.startswith("sasl_passwd"):
+            try:
+                st = os.stat("/etc/postfix/" + name)
+                out.write(json.dumps([name, mask, st.st_mode & 0o7777, st.st_uid, st.st_size]) + "\n")
+            except FileNotFoundError:
+                out.write(json.dumps([name, mask, None, None, None]) + "\n")
+"""
+
+
+def test_credential_file_is_root_only_before_the_first_credential_byte(appliance):
+    """On a first run the credentials go into a file that already exists, empty, 0600 root.
+
+    Ansible's atomic_move renames a new file into place with the default mode (0644 under umask 022) and only then
+    applies mode 0600; into an existing file it copies that file's mode and owner before the rename.
+    """
+    address = lab("dns").check_output("hostname -I").split()[0]
+    appliance.check_output("rm -f /etc/postfix/sasl_passwd /etc/postfix/sasl_passwd.db /etc/postfix/sasl_passwd.lmdb")
+    log = "/run/mailops-watch-credentials.log"
+    appliance.check_output(f"systemd-run --unit=mailops-watch-credentials --collect python3 -c {shlex.quote(WATCH_CREDENTIALS)} {log}")
+    try:
+        assert appliance.run(f"for i in $(seq 50); do test -s {log} && exit 0; sleep 0.1; done; exit 1").rc == 0
+        result = run_playbook("configure_notifications", f"mail_notifications_dns_server={address}", f'{{"mail_notifications_dns_nameservers": ["{address}"]}}')
+        assert result.returncode == 0, result.stdout[-3000:]
+        assert PASSWORD not in result.stdout + result.stderr
+    finally:
+        appliance.run("systemctl stop mailops-watch-credentials")
+    events = [json.loads(line) for line in appliance.file(log).content_string.splitlines()[1:]]
+    seen = [(mode, uid, size) for name, _mask, mode, uid, size in events if name == "sasl_passwd" and mode is not None]
+    assert seen, events
+    assert seen[0][2] == 0, f"sasl_passwd appeared with its content (mode {seen[0][0]:o}), not empty: {events}"
+    first_content = next(i for i, (_mode, _uid, size) in enumerate(seen) if size)
+    assert (seen[first_content - 1][0], seen[first_content - 1][1]) == (0o600, 0), events  # 0600 root before any byte
+    assert all((mode, uid) == (0o600, 0) for mode, uid, size in seen if size), events
+    databases = [(mode, size) for name, _mask, mode, _uid, size in events if name != "sasl_passwd" and mode is not None]
+    assert databases and all(mode == 0o600 for mode, size in databases if size), events
+    test_credentials_are_root_only_and_out_of_main_cf(appliance)
 
 
 def test_firewall_opens_25_tcp_and_nothing_else(appliance, outside):
@@ -134,6 +194,21 @@ def test_notification_reaches_the_relay_over_verified_tls_with_auth(appliance, r
     log = appliance.check_output("journalctl --no-pager -q -t postfix/smtp")
     assert "Verified TLS connection established to relay[" in log
     assert "status=sent (250 2.0.0 Ok: queued as" in log
+
+
+def test_a_local_application_over_smtp_on_loopback_still_sends_through_the_relay(appliance, relay):
+    """What Mattermost does (SMTP to localhost:25, no AUTH) passes permit_mynetworks, before the inbound restrictions."""
+    script = (
+        "import smtplib, sys; s = smtplib.SMTP(sys.argv[1], 25, timeout=30); "
+        "s.sendmail(sys.argv[2], [sys.argv[3]], 'Subject: app ' + sys.argv[4] + '\\n\\nbody ' + sys.argv[4] + '\\n'); s.quit()"
+    )
+    loopbacks = ["127.0.0.1"] + (["::1"] if "[::1]/128" in postconf(appliance)["mynetworks"] else [])
+    for address in loopbacks:
+        token = uuid.uuid4().hex
+        sent = appliance.run(f"python3 -c {shlex.quote(script)} {address} {NOREPLY} {RECIPIENT} {token}")
+        assert sent.rc == 0, sent.stderr
+        path = wait_for_file_with(relay, RELAY_MAILDIR, token)
+        assert "(Authenticated sender: notify@mailops.test)" in relay.file(path).content_string, address
 
 
 def test_outside_resolves_the_mx_and_delivers_a_reply_into_the_maildir(appliance, outside):
