@@ -112,6 +112,15 @@ _ENTRIES: tuple[tuple[str, str, str], ...] = (
         ),
     ),
     (
+        "tls_unavailable",
+        "The server offers STARTTLS but refused to start TLS (454 4.7.0 TLS not available): its own TLS setup is broken.",
+        (
+            "This is a problem on the server, not a temporary one and not greylisting: check that the server's certificate and"
+            " key files exist, match and are readable by the mail service (Postfix: smtpd_tls_cert_file and smtpd_tls_key_file;"
+            " its log says 'cannot load certificate' or similar). Never fall back to plaintext."
+        ),
+    ),
+    (
         "tls_handshake_failed",
         "The TLS handshake failed (no common protocol version or cipher, or the server aborted the handshake).",
         "Compare tls_min_version with what the server supports, and check the server's TLS certificate and key configuration.",
@@ -274,6 +283,9 @@ def diagnose_reply(code: int | None, text: str = "", *, stage: str | None = None
     low = text.lower()
 
     if code == 421 or 400 <= code < 500:
+        if code == 454 and (stage == "tls" or (stage is None and "tls not available" in low)):
+            # RFC 3207: "454 TLS not available due to temporary reason", in practice a broken certificate or key.
+            return _d("tls_unavailable")
         if code == 454 and stage == "auth" and "tls" in low:
             return _d("auth_requires_tls")
         if _RELAY_RE.search(text):
@@ -389,6 +401,7 @@ _TEXT_PATTERNS: tuple[tuple[re.Pattern, str], ...] = tuple(
         (r"no compatible authentication mechanisms for this type of connection security|encryption required for requested authentication", "auth_requires_tls"),
         (r"wrappermode|SMTPS.*465", "starttls_on_tls_port"),
         (r"wrong version number", "tls_on_starttls_port"),
+        (r"refused to start TLS|TLS not available", "tls_unavailable"),
         (
             r"TLS is required, but (?:was )?not offered|did not advertise STARTTLS|STARTTLS (?:extension )?not (?:offered|supported|advertised)",
             "starttls_not_offered",

@@ -19,12 +19,22 @@ import typing as t
 from dataclasses import dataclass
 
 from ansible_collections.mailops.notify.plugins.module_utils._diagnosis import diagnose_exception
-from ansible_collections.mailops.notify.plugins.module_utils._smtp import SmtpOptions, run_session
+from ansible_collections.mailops.notify.plugins.module_utils._smtp import (
+    SmtpConfigError,
+    SmtpOptions,
+    check_helo,
+    check_host,
+    check_port,
+    check_timeout,
+    run_session,
+)
 
 __all__ = [
     "CONNECT_STATES",
     "Listener",
     "ProbeError",
+    "ProbeOptionError",
+    "check_options",
     "check_target",
     "classify_exception",
     "local_listeners",
@@ -39,6 +49,25 @@ _TCP_LISTEN = "0A"
 
 class ProbeError(Exception):
     """Base class of the errors of this module util."""
+
+
+class ProbeOptionError(ProbeError):
+    """Invalid options; raised before anything is resolved or connected."""
+
+
+def check_options(targets: t.Sequence[t.Mapping[str, t.Any]], listening_ports: t.Sequence[t.Any], *, timeout: t.Any, helo: str | None = None) -> None:
+    """Check the options of port_check with the rules of the SMTP session (host names, ports, timeout, EHLO domain)."""
+    try:
+        for index, target in enumerate(targets):
+            check_host(target.get("host"), f"targets[{index}].host")
+            check_port(target.get("port"), f"targets[{index}].port")
+        for index, port in enumerate(listening_ports):
+            check_port(port, f"listening_ports[{index}]")
+        check_timeout(timeout, "timeout")
+        if helo:
+            check_helo(helo, "helo")
+    except SmtpConfigError as exc:
+        raise ProbeOptionError(str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -154,7 +183,8 @@ def check_target(
     validate_certs: bool = True,
     ca_path: str | None = None,
 ) -> dict[str, t.Any]:
-    """TCP classification plus, for SMTP targets that are open, the banner/EHLO probe."""
+    """TCP classification plus, for SMTP targets that are open, the banner/EHLO probe (bounded like any SMTP session:
+    each reply within `timeout`, the probe within SESSION_TIMEOUT_FACTOR times `timeout`)."""
     result = tcp_connect(host, port, timeout)
     result["smtp"] = None
     if smtp and result["state"] == "open":

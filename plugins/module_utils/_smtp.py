@@ -13,19 +13,35 @@ plaintext: when TLS was requested and cannot be established, the session stops t
 
 :func:`run_session` never raises for network or protocol errors; it returns a :class:`SessionResult` whose
 :meth:`SessionResult.as_dict` is the result of the ``smtp_test`` module. Only invalid input raises
-:class:`SmtpConfigError`, before any connection is made.
+:class:`SmtpConfigError`, before any connection is made: every value that reaches the wire or a header is checked
+first (:func:`check_host`, :func:`check_helo`, :func:`check_address`, ...).
+
+Every wait is bounded. ``timeout`` bounds each whole reply (a server that sends a reply byte by byte is cut off
+when the timeout has passed since the reply began, not since the last byte), the TCP connection, the TLS handshake
+and each write; the whole session ends at the latest :data:`SESSION_TIMEOUT_FACTOR` times ``timeout`` after it
+began. A reply may have at most :data:`MAX_REPLY_LINES` lines and :data:`MAX_REPLY_BYTES` bytes (a longer one fails
+the stage as a protocol error); lines longer than the RFC 5321 limit of :data:`MAX_REPLY_LINE` octets are cut in the
+result, and at most 40 lines of one reply are shown in the transcript.
+
+The client is written on the socket directly (not on smtplib, whose replies are bounded per read only and whose
+AUTH encodes credentials as ASCII): credentials are sent as UTF-8 (RFC 4616).
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import email.utils
+import hmac
+import json
+import math
 import re
 import smtplib
 import socket
 import ssl
 import time
 import typing as t
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -37,12 +53,18 @@ from ansible_collections.mailops.notify.plugins.module_utils._diagnosis import (
     diagnose_reply,
     parse_enhanced_code,
 )
+from ansible_collections.mailops.notify.plugins.module_utils._dns_expect import InvalidOptionError, is_ip, normalize_name
 
 __all__ = [
     "AUTH_MECHANISMS",
     "DEFAULT_PORTS",
+    "MAX_REPLY_BYTES",
+    "MAX_REPLY_LINE",
+    "MAX_REPLY_LINES",
+    "MAX_TIMEOUT",
     "QUIT_AFTER",
     "SECURITY_MODES",
+    "SESSION_TIMEOUT_FACTOR",
     "STAGES",
     "TLS_VERSIONS",
     "SessionResult",
@@ -52,6 +74,11 @@ __all__ = [
     "SmtpStageError",
     "Transcript",
     "build_secrets",
+    "check_address",
+    "check_helo",
+    "check_host",
+    "check_port",
+    "check_timeout",
     "parse_ehlo",
     "parse_queue_id",
     "redact",
@@ -69,6 +96,18 @@ TLS_VERSIONS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 _AUTO_ORDER = ("CRAM-MD5", "PLAIN", "LOGIN")
 MASK = "********"
 _DATA_LINES_SHOWN = 40
+# RFC 5321 4.5.3.1.5: a reply line is at most 512 octets, CRLF included. Longer lines are accepted but cut in the result.
+MAX_REPLY_LINE = 512
+# No real reply comes near these (an EHLO reply has some 10 lines of a few dozen bytes); a longer one is an attack or
+# a port that does not speak SMTP, and fails the stage as a protocol error.
+MAX_REPLY_LINES = 100
+MAX_REPLY_BYTES = 64 * 1024
+# The whole session, from the TCP connection to QUIT, ends at the latest this many times `timeout` after it began.
+SESSION_TIMEOUT_FACTOR = 4
+MAX_TIMEOUT = 3600.0
+_REPLY_LINES_SHOWN = 40
+_TEXT_SHOWN = 1024
+_MAX_AUTH_CHALLENGES = 5
 
 
 class SmtpError(Exception):
@@ -115,24 +154,26 @@ class SmtpOptions:
     timeout: float = 10.0
     fail_on_rejected_recipient: bool = True
     check_mode: bool = False
+    # The deadline of the whole session in seconds; None: SESSION_TIMEOUT_FACTOR times timeout.
+    session_timeout: float | None = None
 
     def validate(self) -> None:
-        if not self.host:
-            raise SmtpConfigError("host must not be empty")
+        """Check every option and every value that reaches the wire or a header; raise SmtpConfigError."""
+        check_host(self.host, "host")
         if self.security not in SECURITY_MODES:
             raise SmtpConfigError(f"security must be one of {', '.join(SECURITY_MODES)}, not {self.security!r}")
         if self.port is None:
             self.port = DEFAULT_PORTS[self.security]
-        if not 0 < int(self.port) < 65536:
-            raise SmtpConfigError(f"port must be between 1 and 65535, not {self.port}")
+        check_port(self.port, "port")
         if self.auth_mechanism not in AUTH_MECHANISMS:
             raise SmtpConfigError(f"auth_mechanism must be one of {', '.join(AUTH_MECHANISMS)}, not {self.auth_mechanism!r}")
         if self.quit_after not in QUIT_AFTER:
             raise SmtpConfigError(f"quit_after must be one of {', '.join(QUIT_AFTER)}, not {self.quit_after!r}")
         if self.tls_min_version is not None and self.tls_min_version not in TLS_VERSIONS:
             raise SmtpConfigError(f"tls_min_version must be one of {', '.join(TLS_VERSIONS)}, not {self.tls_min_version!r}")
-        if self.timeout is None or float(self.timeout) <= 0:
-            raise SmtpConfigError("timeout must be a positive number of seconds")
+        check_timeout(self.timeout, "timeout")
+        if self.session_timeout is not None:
+            check_timeout(self.session_timeout, "session_timeout")
         if (self.username is None) != (self.password is None):
             raise SmtpConfigError("username and password must be given together")
         if self.username is not None and self.security == "none" and not self.allow_plaintext_auth:
@@ -150,12 +191,29 @@ class SmtpOptions:
             raise SmtpConfigError(f"mail_from is required when quit_after is {self.quit_after!r}")
         if STAGES.index(self.quit_after) >= STAGES.index("rcpt") and not self.rcpt_to:
             raise SmtpConfigError(f"rcpt_to is required when quit_after is {self.quit_after!r}")
-        for address in [self.mail_from or "", *self.rcpt_to]:
-            if any(c in address for c in "\r\n<>"):
-                raise SmtpConfigError(f"invalid address {address!r}: it must be a bare address without <>, CR or LF")
+        if self.helo:
+            check_helo(self.helo, "helo")
+        if self.tls_server_name is not None:
+            check_host(self.tls_server_name, "tls_server_name")
+        if self.username is not None:
+            _check_credential(self.username, "username", secret=False)
+            _check_credential(self.password or "", "password", secret=True)
+        if self.mail_from:
+            check_address(self.mail_from, "mail_from")
+        for index, address in enumerate(self.rcpt_to):
+            check_address(address, f"rcpt_to[{index}]")
+        if self.subject is not None:
+            _check_header_value(self.subject, "subject")
         for name, value in self.headers.items():
-            if not re.match(r"^[!-9;-~]+$", name) or any(c in str(value) for c in "\r\n"):
-                raise SmtpConfigError(f"invalid header {name!r}: names are printable ASCII without ':', values without CR/LF")
+            if not isinstance(name, str) or not _HEADER_NAME_RE.fullmatch(name):
+                raise SmtpConfigError(
+                    f"headers: invalid header {_shown(str(name))}: a header name is printable ASCII (RFC 5322 ftext) without ':' or white space"
+                )
+            _check_header_value(str(value), f"headers: invalid header {_shown(name)}: its value")
+        if self.body is not None:
+            problem = _control_character(self.body, allowed="\t\n\r\u2028\u2029")
+            if problem:
+                raise SmtpConfigError(f"body: contains {problem}; the body may contain line breaks and tabs but no other control characters")
 
     @property
     def effective_quit_after(self) -> str:
@@ -163,6 +221,149 @@ class SmtpOptions:
         if self.check_mode and self.quit_after == "data":
             return "rcpt"
         return self.quit_after
+
+    @property
+    def effective_session_timeout(self) -> float:
+        if self.session_timeout is not None:
+            return float(self.session_timeout)
+        return SESSION_TIMEOUT_FACTOR * float(self.timeout)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Checks of the values that reach the wire or a header, shared with _probe (port_check)
+
+_HEADER_NAME_RE = re.compile(r"[!-9;-~]+")
+# RFC 5322 atext: the characters of a dot-atom (a local part without quoted strings).
+_LOCAL_PART_RE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+_ADDRESS_LITERAL_RE = re.compile(r"\[(?:IPv6:)?([0-9A-Fa-f:.]+)\]")
+
+
+def _shown(value: str) -> str:
+    """A value quoted so that every unusual character is visible (and none reaches a terminal raw)."""
+    return json.dumps(value, ensure_ascii=True)
+
+
+def _control_character(value: str, allowed: str = "") -> str | None:
+    """Describe the first control character, line separator (everything str.splitlines() splits on) or lone
+    surrogate in value, or None."""
+    for position, char in enumerate(value):
+        if char in allowed:
+            continue
+        category = unicodedata.category(char)
+        if category in ("Cc", "Zl", "Zp", "Cs"):
+            if category == "Cs":
+                kind = "a lone surrogate (not valid UTF-8)"
+            elif char == "\0":
+                kind = "NUL"
+            elif len(f"a{char}a".splitlines()) > 1:
+                kind = "a line break"
+            else:
+                kind = "a control character"
+            return f"{kind} (U+{ord(char):04X}) at position {position}"
+    return None
+
+
+def _check_one_line(value: str, option: str, what: str) -> None:
+    problem = _control_character(value)
+    if problem:
+        raise SmtpConfigError(f"{option}: {_shown(value)} contains {problem}; {what} is one line without control characters")
+
+
+def check_host(value: t.Any, option: str = "host") -> None:
+    """A host name (labels of letters, digits, '-' and '_', each 1-63 octets, at most 253 in all; IDNA allowed) or an
+    IPv4 or IPv6 address. Raise SmtpConfigError naming option, before anything is resolved or connected."""
+    if not isinstance(value, str) or not value:
+        raise SmtpConfigError(f"{option} must not be empty")
+    _check_one_line(value, option, "a host name")
+    if any(char.isspace() for char in value):
+        raise SmtpConfigError(f"{option}: {_shown(value)} contains white space; a host name or IP address has none")
+    if is_ip(value):
+        return
+    if value.startswith("[") and value.endswith("]") and is_ip(value[1:-1]):
+        raise SmtpConfigError(f"{option}: {_shown(value)}: write an IPv6 address without brackets")
+    try:
+        name = normalize_name(value, option)
+    except InvalidOptionError as exc:
+        raise SmtpConfigError(str(exc)) from None
+    if name.rpartition(".")[2].isdigit():
+        raise SmtpConfigError(f"{option}: {_shown(value)} is neither a valid IP address nor a host name (the last label is all digits)")
+
+
+def check_port(value: t.Any, option: str = "port") -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
+        raise SmtpConfigError(f"{option} must be between 1 and 65535, not {value}")
+
+
+def check_timeout(value: t.Any, option: str = "timeout") -> None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if isinstance(value, bool) or not math.isfinite(number) or not 0 < number <= MAX_TIMEOUT:
+        raise SmtpConfigError(f"{option} must be a positive number of seconds, at most {MAX_TIMEOUT:g}, not {value}")
+
+
+def check_helo(value: t.Any, option: str = "helo") -> None:
+    """The EHLO argument: a domain name (see check_host) or an address literal such as [192.0.2.1] or [IPv6:2001:db8::1]."""
+    if not isinstance(value, str) or not value:
+        raise SmtpConfigError(f"{option} must not be empty")
+    _check_one_line(value, option, "the EHLO domain")
+    literal = _ADDRESS_LITERAL_RE.fullmatch(value)
+    if literal:
+        if not is_ip(literal.group(1)) or (value.startswith("[IPv6:") != (":" in literal.group(1))):
+            raise SmtpConfigError(f"{option}: {_shown(value)} is not a valid address literal ([192.0.2.1] or [IPv6:2001:db8::1])")
+        return
+    if is_ip(value):
+        raise SmtpConfigError(f"{option}: {_shown(value)}: an IP address in EHLO is written as an address literal, [{value}] or [IPv6:{value}]")
+    check_host(value, option)
+
+
+def check_address(value: t.Any, option: str) -> None:
+    """An envelope address as the module takes it: bare (no <>), local@domain with a dot-atom local part, or a bare
+    local part such as postmaster; ASCII only (SMTPUTF8 is not supported)."""
+    if not isinstance(value, str) or not value:
+        raise SmtpConfigError(f"{option}: invalid address: it must not be empty")
+    problem = _control_character(value)
+    if problem:
+        raise SmtpConfigError(f"{option}: invalid address {_shown(value)}: it contains {problem}")
+    if not value.isascii():
+        raise SmtpConfigError(f"{option}: invalid address {_shown(value)}: it must be ASCII (SMTPUTF8 is not supported)")
+    local, at, domain = value.rpartition("@") if "@" in value else (value, "", "")
+    if not _LOCAL_PART_RE.fullmatch(local):
+        raise SmtpConfigError(
+            f"{option}: invalid address {_shown(value)}: it must be a bare address local@domain, without <>, white space,"
+            " quotes, commas or other RFC 5322 specials in the local part"
+        )
+    if at:
+        literal = _ADDRESS_LITERAL_RE.fullmatch(domain)
+        if literal and is_ip(literal.group(1)):
+            return
+        try:
+            check_host(domain, f"{option} (domain)")
+        except SmtpConfigError as exc:
+            raise SmtpConfigError(f"{option}: invalid address {_shown(value)}: {exc}") from None
+
+
+def _check_header_value(value: str, option: str) -> None:
+    problem = _control_character(value)
+    if problem:
+        raise SmtpConfigError(f"{option} contains {problem}; a header value is one line without control characters")
+
+
+def _check_credential(value: str, option: str, *, secret: bool) -> None:
+    """RFC 4616: a credential is UTF-8 without NUL. A user name is shown in the transcript: no control characters."""
+    if not isinstance(value, str) or not value:
+        raise SmtpConfigError(f"{option} must not be empty")
+    problem = _control_character(value) if not secret else None
+    if secret:
+        for position, char in enumerate(value):
+            if char == "\0" or unicodedata.category(char) == "Cs":
+                kind = "NUL" if char == "\0" else "a lone surrogate (not valid UTF-8)"
+                problem = f"{kind} at position {position}"
+                break
+    if problem:
+        shown = "" if secret else f" {_shown(value)}"
+        raise SmtpConfigError(f"{option}:{shown} contains {problem}; SASL credentials are UTF-8 text without NUL (RFC 4616)")
 
 
 def build_secrets(username: str | None, password: str | None) -> list[str]:
@@ -246,57 +447,169 @@ def parse_queue_id(text: str) -> str | None:
     return None
 
 
-class _Client(smtplib.SMTP):
-    """smtplib.SMTP that records every line it sends and receives, masking authentication payloads."""
+class _ProtocolViolation(smtplib.SMTPException):
+    """The server broke the protocol in a way the session cannot continue from (an oversized reply, for example)."""
 
-    def __init__(self, transcript: Transcript, timeout: float, local_hostname: str) -> None:
-        super().__init__(host="", local_hostname=local_hostname, timeout=timeout)
+    diagnosis = CATALOGUE["protocol_error"]
+
+
+@dataclass
+class _Reply:
+    code: int  # -1 when the line does not start with a three-digit code
+    lines: list[str]
+
+    @property
+    def text(self) -> str:
+        """The text after the code, lines joined with LF (as smtplib returns it)."""
+        return "\n".join(self.lines)
+
+
+def _decode_line(raw: bytes) -> str:
+    limit = MAX_REPLY_LINE - 2
+    if len(raw) <= limit:
+        return raw.decode("utf-8", "replace")
+    return raw[:limit].decode("utf-8", "replace") + f" [line cut: {len(raw) + 2} octets, RFC 5321 allows {MAX_REPLY_LINE}]"
+
+
+class _Client:
+    """The wire of one session: commands out and bounded replies in, every line in the transcript.
+
+    A reply must be complete within `timeout` of its first read, stay within MAX_REPLY_LINES and MAX_REPLY_BYTES, and
+    every read or write ends at the session deadline at the latest.
+    """
+
+    def __init__(self, sock: socket.socket, transcript: Transcript, timeout: float, deadline: float, session_timeout: float) -> None:
+        self.sock: socket.socket | None = sock
         self._transcript = transcript
-        self._presock: socket.socket | None = None
-        self._in_auth = False
-        self._in_data = False
+        self._timeout = timeout
+        self._deadline = deadline
+        self._session_timeout = session_timeout
+        self._buffer = bytearray()
+        self.received = 0
 
-    def _get_socket(self, host, port, timeout):
-        if self._presock is None:  # pragma: no cover
+    # -- time --------------------------------------------------------------------
+    def remaining(self, until: float | None = None, what: str = "") -> float:
+        """Seconds left until `until` (default: one timeout from now), never past the deadline; raise when none."""
+        now = time.monotonic()
+        limit = min(until if until is not None else now + self._timeout, self._deadline)
+        left = limit - now
+        if left <= 0:
+            raise self._expired(limit, what)
+        return left
+
+    def _expired(self, limit: float, what: str) -> TimeoutError:
+        if limit >= self._deadline:
+            return TimeoutError(f"the session deadline of {self._session_timeout:g} s passed{what}")
+        return TimeoutError(f"the timeout of {self._timeout:g} s passed{what}")
+
+    def live_socket(self) -> socket.socket:
+        if self.sock is None:
+            raise smtplib.SMTPServerDisconnected("the connection is closed")
+        return self.sock
+
+    # -- sending -----------------------------------------------------------------
+    def _send(self, data: bytes) -> None:
+        sock = self.live_socket()
+        view = memoryview(data)
+        while view:
+            until = min(time.monotonic() + self._timeout, self._deadline)
+            sock.settimeout(self.remaining(until, " while sending"))
+            try:
+                sent = sock.send(view[:65536])
+            except TimeoutError:
+                raise self._expired(until, " while sending") from None
+            view = view[sent:]
+
+    def send_line(self, line: str, shown: str | None = None) -> None:
+        if "\r" in line or "\n" in line:  # pragma: no cover - every value is checked before connecting
             raise AssertionError("Internal error")
-        return self._presock
+        self._transcript.add("->", line if shown is None else shown)
+        self._send(line.encode("ascii") + b"\r\n")
 
-    def putcmd(self, cmd, args=""):
-        # Commands in upper case, as in RFC 5321 examples and swaks transcripts.
-        super().putcmd(cmd if self._in_auth else cmd.upper(), args)
+    def command(self, line: str, shown: str | None = None) -> _Reply:
+        self.send_line(line, shown)
+        return self.reply()
 
-    def send(self, s):
-        text = s.decode("utf-8", "replace") if isinstance(s, (bytes, bytearray)) else str(s)
-        lines = text.split("\r\n")
+    def send_data(self, payload: bytes) -> None:
+        """Send the message (dot-stuffed) and the terminating dot; show its first lines in the transcript."""
+        lines = payload.decode("utf-8", "replace").split("\r\n")
         if lines and lines[-1] == "":
             lines.pop()
-        if self._in_data:
-            for line in lines[:_DATA_LINES_SHOWN]:
-                self._transcript.add("->", line)
-            if len(lines) > _DATA_LINES_SHOWN:
-                self._transcript.info(f"[{len(lines) - _DATA_LINES_SHOWN} more lines of message data not shown]")
-        else:
-            for line in lines:
-                shown = line
-                if line.upper().startswith("AUTH "):
-                    self._in_auth = True
-                    parts = line.split(" ")
-                    shown = " ".join(parts[:2] + ([MASK] if len(parts) > 2 else []))
-                elif self._in_auth:
-                    shown = MASK
-                self._transcript.add("->", shown)
-        super().send(s)
+        for line in lines[:_DATA_LINES_SHOWN]:
+            self._transcript.add("->", line)
+        if len(lines) > _DATA_LINES_SHOWN:
+            self._transcript.info(f"[{len(lines) - _DATA_LINES_SHOWN} more lines of message data not shown]")
+        self._transcript.add("->", ".")
+        stuffed = re.sub(rb"(?m)^\.", b"..", payload)
+        self._send(stuffed + (b"" if stuffed.endswith(b"\r\n") else b"\r\n") + b".\r\n")
 
-    def getreply(self):
-        code, msg = super().getreply()
-        text = msg.decode("utf-8", "replace") if isinstance(msg, (bytes, bytearray)) else str(msg)
-        lines = text.split("\n") if text else [""]
-        for index, line in enumerate(lines):
-            sep = "-" if index < len(lines) - 1 else " "
-            self._transcript.add("<-", f"{code}{sep}{line}".rstrip() if code != -1 else line)
-        if code != 334:
-            self._in_auth = False
-        return code, msg
+    # -- receiving ---------------------------------------------------------------
+    def pending(self) -> int:
+        return len(self._buffer)
+
+    def _readline(self, until: float, used: int) -> bytes:
+        while True:
+            end = self._buffer.find(b"\n")
+            if end >= 0:
+                if used + end + 1 > MAX_REPLY_BYTES:
+                    raise _ProtocolViolation(f"the reply is longer than {MAX_REPLY_BYTES} bytes; stopped reading")
+                line = bytes(self._buffer[: end + 1])
+                del self._buffer[: end + 1]
+                return line
+            if used + len(self._buffer) > MAX_REPLY_BYTES:
+                raise _ProtocolViolation(f"the reply is longer than {MAX_REPLY_BYTES} bytes; stopped reading")
+            sock = self.live_socket()
+            what = f" before the reply was complete ({used + len(self._buffer)} bytes of it received)"
+            sock.settimeout(self.remaining(until, what))
+            try:
+                chunk = sock.recv(16384)
+            except TimeoutError:
+                raise self._expired(min(until, self._deadline), what) from None
+            if not chunk:
+                raise smtplib.SMTPServerDisconnected("the server closed the connection" + (" in the middle of a reply" if used or self._buffer else ""))
+            self.received += len(chunk)
+            self._buffer += chunk
+
+    def reply(self) -> _Reply:
+        """Read one reply: complete within one timeout, at most MAX_REPLY_LINES lines and MAX_REPLY_BYTES bytes."""
+        until = time.monotonic() + self._timeout
+        lines: list[str] = []
+        used = 0
+        hidden = 0
+        code = -1
+        try:
+            while True:
+                if len(lines) >= MAX_REPLY_LINES:
+                    raise _ProtocolViolation(f"the reply has more than {MAX_REPLY_LINES} lines; stopped reading")
+                raw = self._readline(until, used)
+                used += len(raw)
+                raw = raw.rstrip(b"\r\n")
+                shown = _decode_line(raw)
+                if len(lines) < _REPLY_LINES_SHOWN:
+                    self._transcript.add("<-", shown.rstrip())
+                else:
+                    hidden += 1
+                number = raw[:3]
+                if len(number) != 3 or not number.isdigit():
+                    code = -1
+                    lines.append(shown.strip())
+                    break
+                code = int(number)
+                lines.append(_decode_line(raw[4:].strip(b" \t")))
+                if raw[3:4] != b"-":
+                    break
+        finally:
+            if hidden:
+                self._transcript.info(f"[{hidden} more lines of this reply not shown]")
+        return _Reply(code, lines)
+
+    def close(self) -> None:
+        sock, self.sock = self.sock, None
+        if sock is not None:
+            try:
+                sock.close()
+            except OSError:  # pragma: no cover
+                pass
 
 
 @dataclass
@@ -428,13 +741,17 @@ def _decode_der(der: bytes) -> dict[str, t.Any]:
 
 
 def tls_probe(host: str, port: int, timeout: float) -> bool:
-    """Return True when the port completes (or answers) a TLS handshake: it speaks implicit TLS."""
+    """Return True when the port completes (or answers) a TLS handshake: it speaks implicit TLS.
+
+    The TCP connection and the handshake together end within `timeout`."""
     ctx = ssl.create_default_context()
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
+    start = time.monotonic()
     try:
         with socket.create_connection((host, port), timeout=timeout) as raw:
-            with ctx.wrap_socket(raw, server_hostname=host if not _is_ip(host) else None):
+            raw.settimeout(max(timeout - (time.monotonic() - start), 0.001))
+            with ctx.wrap_socket(raw, server_hostname=host if not is_ip(host) else None):
                 return True
     except ssl.SSLError as exc:
         # A TLS alert is still TLS; a plaintext answer is not.
@@ -447,14 +764,24 @@ def tls_probe(host: str, port: int, timeout: float) -> bool:
         return False
 
 
-def _is_ip(host: str) -> bool:
-    for family in (socket.AF_INET, socket.AF_INET6):
-        try:
-            socket.inet_pton(family, host)
-            return True
-        except OSError:
-            pass
-    return False
+def _brief(text: str) -> str:
+    """A reply text as shown in messages and stages: at most _TEXT_SHOWN characters."""
+    if len(text) <= _TEXT_SHOWN:
+        return text
+    return text[:_TEXT_SHOWN] + f" [{len(text) - _TEXT_SHOWN} more characters not shown]"
+
+
+def _b64_bytes(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _default_helo() -> str:
+    name = socket.gethostname()
+    try:
+        check_helo(name)
+    except SmtpConfigError:
+        return "localhost"
+    return name
 
 
 class _Session:
@@ -466,6 +793,12 @@ class _Session:
         self.client: _Client | None = None
         self.quit_after = options.effective_quit_after
         self.features: dict[str, str] = {}
+        self.esmtp = False
+        helo = options.helo or _default_helo()
+        # An internationalized EHLO domain goes on the wire as its IDNA A-label (check_helo accepted it).
+        self.helo = helo if helo.isascii() else helo.encode("idna").decode("ascii")
+        self.session_timeout = options.effective_session_timeout
+        self.deadline = time.monotonic() + self.session_timeout
 
     # -- stage bookkeeping -------------------------------------------------
     def _record(self, name: str, ok: bool, start: float, code: int | None = None, text: str = "") -> None:
@@ -475,25 +808,39 @@ class _Session:
                 "ok": ok,
                 "code": code,
                 "enhanced_code": parse_enhanced_code(text) if code is not None else None,
-                "text": text,
+                "text": _brief(text),
                 "elapsed_ms": _ms(start),
             }
         )
 
     def _fail(self, name: str, start: float, message: str, diagnosis: Diagnosis, *, code: int | None = None, text: str = "") -> SmtpStageError:
         self._record(name, False, start, code, text or message)
-        return SmtpStageError(name, message, diagnosis, code, text)
+        return SmtpStageError(name, message, diagnosis, code, _brief(text))
+
+    def _fail_reply(self, name: str, start: float, what: str, reply: _Reply, fallback: str = "protocol_error") -> SmtpStageError:
+        """A stage failed on a reply: the message shows the reply as SMTP writes it, '535 5.7.8 text'."""
+        text = reply.text
+        diagnosis = diagnose_reply(reply.code, text, stage=name) or CATALOGUE[fallback]
+        return self._fail(name, start, f"{what}: {_reply_str(reply)}", diagnosis, code=reply.code, text=text)
 
     def _fail_exc(self, name: str, start: float, exc: BaseException, what: str) -> SmtpStageError:
         code = getattr(exc, "smtp_code", None)
         raw = getattr(exc, "smtp_error", None)
-        text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else (str(raw) if raw is not None else str(exc))
+        text = _text(raw) if raw is not None else (str(exc) or type(exc).__name__)
+        detail = _brief(f"{code} {text}" if code is not None else text)
         diagnosis = diagnose_exception(exc, stage=name)
-        self.tr.info(f"{what} failed: {text if code is None else f'{code} {text}'}")
-        return self._fail(name, start, f"{what} failed: {exc}", diagnosis, code=code, text=text)
+        self.tr.info(f"{what} failed: {detail}")
+        return self._fail(name, start, f"{what} failed: {detail}", diagnosis, code=code, text=text)
 
     def _done(self, stage: str) -> bool:
         return self.quit_after == stage
+
+    def _remaining(self, what: str = "") -> float:
+        """One timeout, or what is left of the session deadline if that is less; raise TimeoutError when nothing is."""
+        left = min(float(self.o.timeout), self.deadline - time.monotonic())
+        if left <= 0:
+            raise TimeoutError(f"the session deadline of {self.session_timeout:g} s passed{what}")
+        return left
 
     # -- stages --------------------------------------------------------------
     def run(self) -> SessionResult:
@@ -510,7 +857,7 @@ class _Session:
             stage = self.r.stages[-1]["name"] if self.r.stages else "connect"
             self.r.stage_failed = stage
             self.r.diagnosis = diagnose_exception(exc, stage=stage)
-            self.r.msg = f"SMTP session with {o.host}:{o.port} failed: {type(exc).__name__}: {exc}"
+            self.r.msg = f"SMTP session with {o.host}:{o.port} failed: {type(exc).__name__}: {_brief(str(exc))}"
             self.tr.info(self.r.msg)
         finally:
             self._close()
@@ -566,7 +913,7 @@ class _Session:
         start = time.monotonic()
         self.tr.info(f"Trying {o.host}:{o.port}...")
         try:
-            sock = socket.create_connection((o.host, o.port), timeout=o.timeout)
+            sock = self._open()
         except (OSError, ValueError) as exc:
             raise self._fail_exc("connect", start, exc, f"connection to {o.host}:{o.port}") from None
         peer = sock.getpeername()
@@ -574,6 +921,26 @@ class _Session:
         self.tr.info(text.capitalize())
         self._record("connect", True, start, None, text)
         return sock
+
+    def _open(self) -> socket.socket:
+        """socket.create_connection, but every address tried only until the session deadline."""
+        o = self.o
+        infos = socket.getaddrinfo(o.host, o.port, type=socket.SOCK_STREAM)
+        last: OSError | None = None
+        for family, socktype, proto, _canon, sockaddr in infos:
+            timeout = self._remaining(" while connecting")
+            sock = socket.socket(family, socktype, proto)
+            try:
+                sock.settimeout(timeout)
+                sock.connect(sockaddr)
+            except OSError as exc:
+                sock.close()
+                last = exc
+                continue
+            return sock
+        if last is None:  # pragma: no cover - getaddrinfo returns an address or raises
+            raise AssertionError("Internal error")
+        raise last
 
     def _handshake(self, sock: socket.socket, what: str) -> ssl.SSLSocket:
         o = self.o
@@ -586,6 +953,8 @@ class _Session:
             self.tr.info(f"cannot set up TLS: {exc}")
             raise self._fail("tls", start, f"cannot load TLS files (ca_path, client_cert, client_key): {exc}", CATALOGUE["tls_handshake_failed"]) from None
         try:
+            # CPython bounds the whole handshake (not each read) by the socket's timeout.
+            sock.settimeout(self._remaining(" before the TLS handshake"))
             tls_sock = ctx.wrap_socket(sock, server_hostname=server_name)
         except (OSError, ssl.SSLError) as exc:
             sock.close()
@@ -610,46 +979,48 @@ class _Session:
     def _banner(self, sock: socket.socket) -> None:
         o = self.o
         start = time.monotonic()
-        self.client = _Client(self.tr, o.timeout, o.helo or socket.gethostname())
-        self.client._presock = sock
+        self.client = _Client(sock, self.tr, float(o.timeout), self.deadline, self.session_timeout)
         try:
-            code, msg = self.client.connect(o.host, o.port)
+            reply = self.client.reply()
         except (OSError, smtplib.SMTPException) as exc:
             error = self._fail_exc("banner", start, exc, "reading the banner")
-            if o.security != "tls" and error.diagnosis.code in ("timeout", "connection_closed", "protocol_error"):
-                self.tr.info("no SMTP banner; probing whether the port expects implicit TLS")
-                if tls_probe(o.host, int(o.port), min(o.timeout, 5.0)):
-                    self.tr.info("the port completed a TLS handshake: it expects implicit TLS")
-                    error.diagnosis = CATALOGUE["starttls_on_tls_port"]
+            # A port that expects implicit TLS says nothing until the client's TLS hello; one that sent bytes speaks
+            # plaintext, and probing it again would only take more time.
+            silent = self.client.received == 0
+            if o.security != "tls" and silent and error.diagnosis.code in ("timeout", "connection_closed"):
+                self._probe_implicit_tls(error)
             raise error from None
-        text = _text(msg)
-        if code != 220:
-            diagnosis = diagnose_reply(code, text, stage="banner") or CATALOGUE["protocol_error"]
-            if code == -1 and o.security != "tls" and tls_probe(o.host, int(o.port), min(o.timeout, 5.0)):
-                diagnosis = CATALOGUE["starttls_on_tls_port"]
-            raise self._fail("banner", start, f"unexpected banner: {code} {text}", diagnosis, code=code, text=text)
-        self._record("banner", True, start, code, text)
+        if reply.code != 220:
+            raise self._fail_reply("banner", start, "unexpected banner", reply)
+        self._record("banner", True, start, reply.code, reply.text)
+
+    def _probe_implicit_tls(self, error: SmtpStageError) -> None:
+        o = self.o
+        left = min(float(o.timeout), 5.0, self.deadline - time.monotonic())
+        if left <= 0:
+            return
+        self.tr.info("no SMTP banner; probing whether the port expects implicit TLS")
+        if tls_probe(o.host, int(o.port or 0), left):
+            self.tr.info("the port completed a TLS handshake: it expects implicit TLS")
+            error.diagnosis = CATALOGUE["starttls_on_tls_port"]
 
     def _ehlo(self, slot: str) -> None:
-        o = self.o
         client = self._require_client()
         start = time.monotonic()
         try:
-            code, msg = client.ehlo(o.helo or client.local_hostname)
-            text = _text(msg)
-            if code != 250:
+            reply = client.command(f"EHLO {self.helo}")
+            self.esmtp = reply.code == 250
+            if reply.code != 250:
                 self.tr.info("EHLO refused, trying HELO")
-                code2, msg2 = client.helo(o.helo or client.local_hostname)
-                if code2 != 250:
-                    diagnosis = diagnose_reply(code2, _text(msg2), stage="ehlo") or CATALOGUE["protocol_error"]
-                    raise self._fail("ehlo", start, f"EHLO and HELO refused: {code2} {_text(msg2)}", diagnosis, code=code2, text=_text(msg2))
-                code, text = code2, _text(msg2)
+                reply = client.command(f"HELO {self.helo}")
+                if reply.code != 250:
+                    raise self._fail_reply("ehlo", start, "EHLO and HELO refused", reply)
         except (OSError, smtplib.SMTPException) as exc:
             raise self._fail_exc("ehlo", start, exc, "EHLO") from None
-        keywords = parse_ehlo(text) if client.does_esmtp else []
+        keywords = parse_ehlo(reply.text) if self.esmtp else []
         self.r.capabilities[slot] = keywords
         self.features = _features(keywords)
-        self._record("ehlo", True, start, code, text.splitlines()[0] if text else "")
+        self._record("ehlo", True, start, reply.code, reply.lines[0] if reply.lines else "")
 
     def _starttls(self) -> None:
         client = self._require_client()
@@ -658,22 +1029,22 @@ class _Session:
             self.tr.info("STARTTLS is required (security: starttls) but the server did not offer it; not continuing in plaintext")
             raise self._fail("tls", start, "the server does not offer STARTTLS; refusing to continue in plaintext", CATALOGUE["starttls_not_offered"])
         try:
-            code, msg = client.docmd("STARTTLS")
+            reply = client.command("STARTTLS")
         except (OSError, smtplib.SMTPException) as exc:
             raise self._fail_exc("tls", start, exc, "STARTTLS") from None
-        text = _text(msg)
-        if code != 220:
-            diagnosis = diagnose_reply(code, text, stage="tls") or CATALOGUE["tls_handshake_failed"]
-            raise self._fail("tls", start, f"STARTTLS refused: {code} {text}; refusing to continue in plaintext", diagnosis, code=code, text=text)
+        if reply.code != 220:
+            raise self._fail_reply("tls", start, "STARTTLS refused; refusing to continue in plaintext", reply, fallback="tls_handshake_failed")
+        if client.pending():
+            # RFC 3207: nothing the server sent before TLS may be used after it. Bytes after the 220 would be read as
+            # replies of the encrypted session (response injection).
+            message = f"the server sent {client.pending()} bytes after its 220 reply to STARTTLS, before TLS; refusing to continue"
+            self.tr.info(message)
+            raise self._fail("tls", start, message, CATALOGUE["protocol_error"], code=reply.code, text=reply.text)
         # The handshake records its own 'tls' stage; drop the one for the command itself.
-        client.sock = self._handshake(client.sock, "STARTTLS")
-        client.file = None
-        client.helo_resp = None
-        client.ehlo_resp = None
-        client.esmtp_features = {}
-        client.does_esmtp = False
-        self.r.stages[-1].update({"code": code, "enhanced_code": parse_enhanced_code(text), "elapsed_ms": _ms(start)})
+        client.sock = self._handshake(client.live_socket(), "STARTTLS")
+        self.r.stages[-1].update({"code": reply.code, "enhanced_code": parse_enhanced_code(reply.text), "elapsed_ms": _ms(start)})
         self.features = {}
+        self.esmtp = False
 
     def _auth(self) -> None:
         o = self.o
@@ -701,61 +1072,56 @@ class _Session:
         mechanism = candidates[0]
         self.r.auth_mechanism = mechanism
         self.tr.info(f"authenticating as {o.username} with {mechanism} (payloads masked)")
-        client.user, client.password = o.username, o.password
-        authobject = {"CRAM-MD5": client.auth_cram_md5, "PLAIN": client.auth_plain, "LOGIN": client.auth_login}[mechanism]
         try:
-            code, msg = client.auth(mechanism, authobject)
+            reply = _authenticate(client, mechanism, (o.username or "").encode("utf-8"), (o.password or "").encode("utf-8"))
         except (OSError, smtplib.SMTPException) as exc:
             raise self._fail_exc("auth", start, exc, f"AUTH {mechanism}") from None
-        finally:
-            client.password = None
-        self._record("auth", True, start, code, _text(msg))
+        if reply.code != 235:
+            raise self._fail_reply("auth", start, f"AUTH {mechanism} failed", reply)
+        self._record("auth", True, start, reply.code, reply.text)
 
     def _mail(self) -> None:
         o = self.o
         client = self._require_client()
         start = time.monotonic()
         try:
-            code, msg = client.mail(o.mail_from or "")
+            reply = client.command(f"MAIL FROM:<{o.mail_from or ''}>")
         except (OSError, smtplib.SMTPException) as exc:
             raise self._fail_exc("mail", start, exc, "MAIL FROM") from None
-        text = _text(msg)
-        if code != 250:
-            diagnosis = diagnose_reply(code, text, stage="mail") or CATALOGUE["protocol_error"]
-            raise self._fail("mail", start, f"sender <{o.mail_from}> refused: {code} {text}", diagnosis, code=code, text=text)
-        self._record("mail", True, start, code, text)
+        if reply.code != 250:
+            raise self._fail_reply("mail", start, f"sender <{o.mail_from}> refused", reply)
+        self._record("mail", True, start, reply.code, reply.text)
 
     def _rcpt(self) -> list[str]:
         o = self.o
         client = self._require_client()
         start = time.monotonic()
         accepted: list[str] = []
-        first_rejection: tuple[int, str, Diagnosis] | None = None
-        last_code: int | None = None
-        last_text = ""
+        first_rejection: tuple[_Reply, Diagnosis] | None = None
+        last: _Reply | None = None
         for address in o.rcpt_to:
             try:
-                code, msg = client.rcpt(address)
+                reply = client.command(f"RCPT TO:<{address}>")
             except (OSError, smtplib.SMTPException) as exc:
                 raise self._fail_exc("rcpt", start, exc, f"RCPT TO <{address}>") from None
-            text = _text(msg)
-            ok = code in (250, 251)
-            self.r.recipients[address] = {"accepted": ok, "code": code, "enhanced_code": parse_enhanced_code(text), "text": text}
-            last_code, last_text = code, text
+            text = _brief(reply.text)
+            ok = reply.code in (250, 251)
+            self.r.recipients[address] = {"accepted": ok, "code": reply.code, "enhanced_code": parse_enhanced_code(text), "text": text}
+            last = reply
             if ok:
                 accepted.append(address)
             elif first_rejection is None:
-                first_rejection = (code, text, diagnose_reply(code, text, stage="rcpt") or CATALOGUE["protocol_error"])
+                first_rejection = (reply, diagnose_reply(reply.code, reply.text, stage="rcpt") or CATALOGUE["protocol_error"])
         if first_rejection is not None:
-            code, text, diagnosis = first_rejection
+            reply, diagnosis = first_rejection
             rejected = [a for a in o.rcpt_to if not self.r.recipients[a]["accepted"]]
             if not accepted or o.fail_on_rejected_recipient:
                 what = "all recipients" if not accepted else "recipient(s) " + ", ".join(rejected)
                 self.tr.info(f"{what} rejected; not sending the message")
-                raise self._fail("rcpt", start, f"{what} rejected: {code} {text}", diagnosis, code=code, text=text)
+                raise self._fail("rcpt", start, f"{what} rejected: {_reply_str(reply)}", diagnosis, code=reply.code, text=reply.text)
             self.r.diagnosis = diagnosis
             self.tr.info(f"recipient(s) {', '.join(rejected)} rejected; continuing (fail_on_rejected_recipient is false)")
-        self._record("rcpt", True, start, last_code, last_text)
+        self._record("rcpt", True, start, last.code if last else None, last.text if last else "")
         return accepted
 
     def _build_message(self) -> bytes:
@@ -782,28 +1148,19 @@ class _Session:
         payload = self._build_message()
         start = time.monotonic()
         try:
-            client.putcmd("data")
-            code, msg = client.getreply()
-            if code != 354:
-                text = _text(msg)
-                diagnosis = diagnose_reply(code, text, stage="data") or CATALOGUE["protocol_error"]
-                raise self._fail("data", start, f"DATA refused: {code} {text}", diagnosis, code=code, text=text)
-            client._in_data = True
-            try:
-                client.send(smtplib._quote_periods(payload) + (b"" if payload.endswith(b"\r\n") else b"\r\n") + b".\r\n")
-            finally:
-                client._in_data = False
-            code, msg = client.getreply()
+            reply = client.command("DATA")
+            if reply.code != 354:
+                raise self._fail_reply("data", start, "DATA refused", reply)
+            client.send_data(payload)
+            reply = client.reply()
         except (OSError, smtplib.SMTPException) as exc:
             raise self._fail_exc("data", start, exc, "DATA") from None
-        text = _text(msg)
-        if code != 250:
-            diagnosis = diagnose_reply(code, text, stage="data") or CATALOGUE["protocol_error"]
-            raise self._fail("data", start, f"message refused: {code} {text}", diagnosis, code=code, text=text)
+        if reply.code != 250:
+            raise self._fail_reply("data", start, "message refused", reply)
         self.r.sent = True
         self.r.would_send = True
-        self.r.queue_id = parse_queue_id(text)
-        self._record("data", True, start, code, text)
+        self.r.queue_id = parse_queue_id(reply.text)
+        self._record("data", True, start, reply.code, reply.text)
 
     def _quit(self) -> None:
         client = self.client
@@ -811,8 +1168,8 @@ class _Session:
             return
         start = time.monotonic()
         try:
-            code, msg = client.docmd("QUIT")
-            self._record("quit", True, start, code, _text(msg))
+            reply = client.command("QUIT")
+            self._record("quit", True, start, reply.code, reply.text)
         except (OSError, smtplib.SMTPException) as exc:
             # A server that hangs up instead of answering QUIT is impolite, not a failure.
             self.tr.info(f"QUIT not answered: {exc}")
@@ -820,16 +1177,62 @@ class _Session:
 
     def _close(self) -> None:
         if self.client is not None:
-            try:
-                self.client.close()
-            except OSError:  # pragma: no cover
-                pass
+            self.client.close()
             self.client = None
 
     def _require_client(self) -> _Client:
         if self.client is None:  # pragma: no cover
             raise AssertionError("Internal error")
         return self.client
+
+
+def _authenticate(client: _Client, mechanism: str, user: bytes, password: bytes) -> _Reply:
+    """Run AUTH with UTF-8 credentials (RFC 4616 for PLAIN; LOGIN and CRAM-MD5 send the same UTF-8 bytes).
+
+    Everything sent after the mechanism name is shown masked in the transcript."""
+    initial: bytes | None
+    if mechanism == "PLAIN":
+        initial = b"\0" + user + b"\0" + password
+
+        def answer(_challenge: bytes) -> bytes:
+            return b"\0" + user + b"\0" + password
+
+    elif mechanism == "LOGIN":
+        initial = user
+
+        def answer(challenge: bytes) -> bytes:
+            return user if challenge.strip().lower().startswith(b"user") else password
+
+    elif mechanism == "CRAM-MD5":
+        initial = None
+
+        def answer(challenge: bytes) -> bytes:
+            return user + b" " + hmac.new(password, challenge, "md5").hexdigest().encode("ascii")
+
+    else:  # pragma: no cover - the mechanism comes from _AUTO_ORDER
+        raise AssertionError("Internal error")
+    if initial is None:
+        reply = client.command(f"AUTH {mechanism}")
+    else:
+        reply = client.command(f"AUTH {mechanism} {_b64_bytes(initial)}", shown=f"AUTH {mechanism} {MASK}")
+    challenges = 0
+    while reply.code == 334:
+        challenges += 1
+        if challenges > _MAX_AUTH_CHALLENGES:
+            raise _ProtocolViolation(f"the server sent more than {_MAX_AUTH_CHALLENGES} AUTH challenges")
+        try:
+            challenge = base64.b64decode(reply.text.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            client.send_line("*")  # RFC 4954: cancel the exchange
+            raise _ProtocolViolation("the server's AUTH challenge is not base64") from None
+        reply = client.command(_b64_bytes(answer(challenge)), shown=MASK)
+    return reply
+
+
+def _reply_str(reply: _Reply) -> str:
+    """A reply as SMTP writes it: '535 5.7.8 text' (lines joined with ' / ')."""
+    text = " / ".join(line for line in reply.lines if line)
+    return _brief(f"{reply.code} {text}".rstrip() if reply.code != -1 else text or "(an empty line)")
 
 
 def _text(msg: t.Any) -> str:

@@ -20,6 +20,8 @@ description:
   - This answers the questions "is my SMTP server reachable" of the Mattermost SMTP guide and "is port 25 open" of the
     GitHub Enterprise Server guide. Run it with C(delegate_to) to check from another vantage point.
   - The module never changes anything.
+  - Every option is checked before anything is resolved or connected; an invalid host name, port, timeout or EHLO
+    domain fails the task with a message that names the option.
 author: mailops.notify contributors (@mailops)
 extends_documentation_fragment:
   - mailops.notify._attributes
@@ -34,11 +36,14 @@ options:
     default: []
     suboptions:
       host:
-        description: The host name or IP address.
+        description:
+          - The host name or IP address.
+          - It is checked before anything is resolved or connected (labels of letters, digits, V(-) and V(_), each of 1 to
+            63 characters, at most 253 characters in all, or an IPv4 or IPv6 address without brackets).
         type: str
         required: true
       port:
-        description: The TCP port.
+        description: The TCP port, from V(1) to V(65535).
         type: int
         required: true
       smtp:
@@ -57,12 +62,19 @@ options:
     default: []
   timeout:
     description:
-      - The timeout in seconds for the TCP connection and for each SMTP reply.
+      - The timeout in seconds for the TCP connection, the TLS handshake and each whole SMTP reply. It bounds the whole
+        reply, not each read, so a server that sends its banner byte by byte is cut off when the timeout has passed.
+      - The SMTP probe of a target ends after at most four times O(timeout) in all.
+      - An SMTP reply may have at most 100 lines and 64 KiB; a longer one fails the probe as V(protocol_error). Lines
+        longer than the RFC 5321 limit of 512 octets are cut in the result.
+      - Must be more than V(0) and at most V(3600).
     type: float
     default: 5
   helo:
     description:
       - The domain announced in EHLO to SMTP targets. Defaults to the host name of the machine running the module.
+      - A host name or an address literal such as V([192.0.2.1]); line breaks and other control characters are refused
+        before anything is connected.
     type: str
   validate_certs:
     description:
@@ -240,7 +252,7 @@ listening:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mailops.notify.plugins.module_utils._probe import check_target, local_listeners
+from ansible_collections.mailops.notify.plugins.module_utils._probe import ProbeOptionError, check_options, check_target, local_listeners
 
 
 def main() -> None:
@@ -265,9 +277,10 @@ def main() -> None:
     }
     module = AnsibleModule(argument_spec=argument_spec, supports_check_mode=True)
     p = module.params
-    bad_ports = [port for port in p["listening_ports"] + [tg["port"] for tg in p["targets"]] if not 0 < port < 65536]
-    if bad_ports:
-        module.fail_json(msg=f"Ports must be between 1 and 65535: {bad_ports}", ok=False, targets=[], listening=[])
+    try:
+        check_options(p["targets"], p["listening_ports"], timeout=p["timeout"], helo=p["helo"])
+    except ProbeOptionError as exc:
+        module.fail_json(msg=f"Invalid options: {exc}", changed=False, ok=False, targets=[], listening=[])
     results = [
         check_target(
             target["host"],

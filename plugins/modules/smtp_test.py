@@ -22,6 +22,14 @@ description:
     from the registered result.
   - Every message carries a unique token in its C(Message-ID) and in a C(X-Mailops-Notify-Token) header, so it can be
     found later in the logs of the relay (see M(mailops.notify.mail_log_info)) or in the recipient's mailbox.
+  - Every option is checked before the module connects. Every value that goes on the wire or into a header (O(host),
+    O(helo), O(mail_from), O(rcpt_to), O(subject), O(headers), O(tls_server_name), O(username)) is refused when it
+    contains a line break (anything Python's C(str.splitlines) splits on, such as CR, LF, U+0085, U+2028 or U+2029),
+    NUL or another control character, with a message that names the option and the rule.
+  - Every wait is bounded; see O(timeout). A reply may have at most 100 lines and 64 KiB in all; a longer one fails the
+    stage as V(protocol_error) and the module stops reading. Reply lines longer than the RFC 5321 limit of 512 octets
+    are cut in the result, and the transcript shows at most 40 lines of one reply, so the result stays small whatever
+    the server sends.
 author: mailops.notify contributors (@mailops)
 extends_documentation_fragment:
   - mailops.notify._attributes
@@ -46,12 +54,16 @@ options:
     description:
       - The SMTP server to connect to, a host name or an IP address.
       - Certificates are checked against this name unless O(tls_server_name) is set.
+      - A host name has labels of letters, digits, V(-) and V(_) (or an internationalized name), each of 1 to 63
+        characters and at most 253 in all; an IPv6 address is written without brackets. This is checked before
+        anything is resolved.
     type: str
     required: true
   port:
     description:
       - The TCP port.
       - Defaults to V(25) for O(security=none), V(587) for O(security=starttls) and V(465) for O(security=tls).
+      - From V(1) to V(65535).
     type: int
   security:
     description:
@@ -66,11 +78,14 @@ options:
     description:
       - The user name for SMTP AUTH. Without it, the session does not authenticate.
       - Requires O(password).
+      - UTF-8 is supported; it is sent as UTF-8 as RFC 4616 defines for V(plain) (V(login) and V(cram-md5) send the same
+        bytes). Control characters are refused.
     type: str
   password:
     description:
       - The password for SMTP AUTH.
-      - It is masked in the result, also in its base64 forms that appear in AUTH payloads.
+      - It is masked in the result, also in its base64 forms that appear in AUTH payloads (computed from its UTF-8 bytes).
+      - UTF-8 is supported and sent as UTF-8 (RFC 4616). NUL is refused, as RFC 4616 requires.
     type: str
   auth_mechanism:
     description:
@@ -89,30 +104,36 @@ options:
     description:
       - The domain announced in EHLO (the "Domain" field of the GitHub Enterprise Server email settings).
       - Defaults to the host name of the machine running the module.
+      - A host name (the rules of O(host)) or an address literal such as V([192.0.2.1]) or V([IPv6:2001:db8::1]).
     type: str
   mail_from:
     description:
       - The envelope sender (MAIL FROM) and the C(From) header of the test message.
       - Required when O(quit_after) is V(mail), V(rcpt) or V(data).
+      - A bare ASCII address C(local@domain) without C(<>), white space or quoted local part (SMTPUTF8 is not supported).
     type: str
   rcpt_to:
     description:
       - The envelope recipients (RCPT TO), also written to the C(To) header.
       - Required when O(quit_after) is V(rcpt) or V(data).
+      - Each is a bare address, with the rules of O(mail_from); a bare local part such as V(postmaster) is allowed.
     type: list
     elements: str
     default: []
   subject:
     description:
       - The subject of the test message. Defaults to a subject that contains the token.
+      - One line without control characters; non-ASCII text is encoded as RFC 2047 requires.
     type: str
   body:
     description:
       - The plain-text body of the test message. Defaults to a short text that contains the token.
+      - Line breaks and tabs are allowed, NUL and other control characters are not.
     type: str
   headers:
     description:
       - Extra headers of the test message, as a dictionary of names and values.
+      - Names are printable ASCII without C(:) or white space; values are one line without control characters.
     type: dict
     default: {}
   validate_certs:
@@ -143,6 +164,7 @@ options:
     description:
       - The name sent in SNI and checked against the certificate, when it differs from O(host) (for example when
         O(host) is an IP address).
+      - The rules of O(host) apply.
     type: str
   quit_after:
     description:
@@ -154,7 +176,12 @@ options:
     default: data
   timeout:
     description:
-      - The timeout in seconds for each network operation (connect, TLS handshake, each reply).
+      - The timeout in seconds for each network operation (connect, TLS handshake, each write and each reply).
+      - It bounds each whole reply, not each read, so a server that sends a reply byte by byte is cut off when the
+        timeout has passed since the reply began (diagnosis V(timeout)).
+      - The whole session, from the connection to QUIT, ends after at most four times O(timeout) (the deadline of the
+        session; diagnosis V(timeout) when it passes).
+      - Must be more than V(0) and at most V(3600).
     type: float
     default: 10
   fail_on_rejected_recipient:
@@ -290,7 +317,8 @@ stage_failed:
 transcript:
   description:
     - The session in the style of swaks. C(->) is a line sent, C(<-) a line received, C(**) a note of the module.
-    - AUTH payloads are replaced by C(********); the message data is cut after 40 lines.
+    - AUTH payloads are replaced by C(********); the message data and each reply are cut after 40 lines, and a reply
+      line after 512 octets, with a note saying so.
   returned: always
   type: list
   elements: dict

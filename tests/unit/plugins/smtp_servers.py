@@ -7,11 +7,14 @@ that misbehave on purpose. Certificates come from trustme. Every wait is bounded
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime
+import hmac
 import socket
 import ssl
 import threading
+import time
 import typing as t
 from dataclasses import dataclass, field
 
@@ -21,7 +24,12 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 
 USERNAME = "alerts@example.test"
 PASSWORD = "S3cr3t-Pa55w0rd!xyz"
+# RFC 4616: SASL PLAIN carries UTF-8. Letters from three scripts, an astral-plane character and a German sharp s.
+UTF8_USERNAME = "jörg.müller@exämple.test"
+UTF8_PASSWORD = "Pässwörd-Ωμέγα-密码-🔑-ß"
 QUEUE_ID = "4FQ2Z1XK9C"
+# Every trickling server stops by itself after this many seconds, whether or not the client is still there.
+TRICKLE_LIMIT = 15.0
 
 
 def free_port() -> int:
@@ -111,7 +119,8 @@ class RecordingHandler:
 
 def authenticator(server, session, envelope, mechanism, auth_data):
     if isinstance(auth_data, LoginPassword):
-        ok = auth_data.login.decode() == USERNAME and auth_data.password.decode() == PASSWORD
+        pair = (auth_data.login.decode("utf-8", "replace"), auth_data.password.decode("utf-8", "replace"))
+        ok = pair in ((USERNAME, PASSWORD), (UTF8_USERNAME, UTF8_PASSWORD))
         return AuthResult(success=ok, handled=False, message=None if ok else "535 5.7.8 Error: authentication failed: authentication failure")
     return AuthResult(success=False, handled=False)
 
@@ -249,17 +258,18 @@ class ScriptedServer:
         return [line for conn in self.connections for line in conn.received]
 
 
-def _ehlo_until(conn: Conn, ehlo_lines: t.Sequence[str]) -> str:
-    """Greet, answer EHLO with the given keywords; return the next command after EHLO."""
+def _ehlo_until(conn: Conn, ehlo_lines: t.Sequence[str], delay: float = 0.0) -> str:
+    """Greet, answer EHLO with the given keywords; return the next command after EHLO. Each reply waits `delay` first."""
+    time.sleep(delay)
     conn.send("220 scripted.example.test ESMTP")
     while True:
         line = conn.readline()
         if not line:
             return ""
         if line.upper().startswith(("EHLO", "HELO")):
+            time.sleep(delay)
             lines = ["scripted.example.test", *ehlo_lines]
-            for index, text in enumerate(lines):
-                conn.send(f"250{'-' if index < len(lines) - 1 else ' '}{text}")
+            conn.send("\r\n".join(f"250{'-' if index < len(lines) - 1 else ' '}{text}" for index, text in enumerate(lines)))
             continue
         return line
 
@@ -290,12 +300,15 @@ def script_banner(reply: str) -> Script:
     return script
 
 
-def script_reply_to(command: str, reply: str, ehlo: t.Sequence[str] = ("PIPELINING", "AUTH PLAIN LOGIN")) -> Script:
-    """Answer `reply` to the first command starting with `command`; 250 to everything else before it."""
+def script_reply_to(command: str, reply: str, ehlo: t.Sequence[str] = ("PIPELINING", "AUTH PLAIN LOGIN"), delay: float = 0.0) -> Script:
+    """Answer `reply` to the first command starting with `command`; 250 to everything else before it.
+
+    With `delay`, every reply comes that many seconds after the command: a slow server that is never silent for long."""
 
     def script(conn: Conn) -> None:
-        line = _ehlo_until(conn, ehlo)
+        line = _ehlo_until(conn, ehlo, delay)
         while line:
+            time.sleep(delay)
             upper = line.upper()
             if upper.startswith(command):
                 conn.send(reply)
@@ -309,6 +322,93 @@ def script_reply_to(command: str, reply: str, ehlo: t.Sequence[str] = ("PIPELINI
                 while conn.readline() not in (".", ""):
                     pass
                 conn.send(f"250 2.0.0 Ok: queued as {QUEUE_ID}")
+            else:
+                conn.send("250 2.0.0 Ok")
+            line = conn.readline()
+
+    return script
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Servers that try to keep a client busy or flood it. Each stops by itself (TRICKLE_LIMIT, or when the client hangs up).
+
+
+def _trickle(conn: Conn, pattern: bytes, interval: float, limit: float = TRICKLE_LIMIT) -> None:
+    """Send `pattern` over and over, one byte every `interval` seconds, for at most `limit` seconds."""
+    end = time.monotonic() + limit
+    index = 0
+    while time.monotonic() < end:
+        conn.sock.sendall(pattern[index % len(pattern) : index % len(pattern) + 1])
+        index += 1
+        time.sleep(interval)
+
+
+def script_trickle_banner(interval: float = 0.05) -> Script:
+    """An endless multi-line banner, one byte at a time: every read returns something, no reply ever ends."""
+
+    def script(conn: Conn) -> None:
+        _trickle(conn, b"220-trickle.example.test still greeting\r\n", interval)
+
+    return script
+
+
+def script_trickle_ehlo(interval: float = 0.05) -> Script:
+    """A prompt banner, then an endless multi-line EHLO reply, one byte at a time."""
+
+    def script(conn: Conn) -> None:
+        conn.send("220 trickle.example.test ESMTP")
+        if conn.readline().upper().startswith(("EHLO", "HELO")):
+            _trickle(conn, b"250-TRICKLE still listing keywords\r\n", interval)
+
+    return script
+
+
+def script_huge_banner(size: int = 10 * 1024 * 1024, line_length: int = 80) -> Script:
+    """A multi-line banner of `size` bytes sent as fast as the client reads (line_length 0: one line without end)."""
+
+    def script(conn: Conn) -> None:
+        if line_length:
+            line = b"220-" + b"x" * (line_length - 6) + b"\r\n"
+            chunk = line * max(1, 65536 // len(line))
+        else:
+            chunk = b"220-" + b"x" * 65532
+        sent = 0
+        while sent < size:
+            conn.sock.sendall(chunk)
+            sent += len(chunk)
+        conn.send("220 huge.example.test ESMTP")
+        conn.readline()
+
+    return script
+
+
+def script_tls_trickle(interval: float = 0.05) -> Script:
+    """Answers a TLS client hello with the header of a 16 KiB handshake record, then trickles its body."""
+
+    def script(conn: Conn) -> None:
+        conn.sock.recv(4096)  # the client hello
+        conn.sock.sendall(b"\x16\x03\x03\x40\x00")
+        _trickle(conn, b"\x00", interval)
+
+    return script
+
+
+def script_cram_md5(username: str, password: str) -> Script:
+    """Offers only AUTH CRAM-MD5 and checks the digest (RFC 2195) of the UTF-8 password."""
+
+    def script(conn: Conn) -> None:
+        line = _ehlo_until(conn, ["PIPELINING", "AUTH CRAM-MD5"])
+        while line:
+            upper = line.upper()
+            if upper == "AUTH CRAM-MD5":
+                challenge = b"<1896.697170952@scripted.example.test>"
+                conn.send("334 " + base64.b64encode(challenge).decode())
+                answer = base64.b64decode(conn.readline()).decode("utf-8")
+                expected = username + " " + hmac.new(password.encode("utf-8"), challenge, "md5").hexdigest()
+                conn.send("235 2.7.0 Authentication successful" if answer == expected else "535 5.7.8 Authentication credentials invalid")
+            elif upper.startswith("QUIT"):
+                conn.send("221 2.0.0 Bye")
+                return
             else:
                 conn.send("250 2.0.0 Ok")
             line = conn.readline()

@@ -5,12 +5,16 @@
 from __future__ import annotations
 
 import errno
+import json
 import socket
+import time
 
 import pytest
 
 from ansible_collections.mailops.notify.plugins.module_utils._probe import (
     Listener,
+    ProbeOptionError,
+    check_options,
     check_target,
     classify_exception,
     local_listeners,
@@ -18,7 +22,15 @@ from ansible_collections.mailops.notify.plugins.module_utils._probe import (
     smtp_probe,
     tcp_connect,
 )
-from ansible_collections.mailops.notify.tests.unit.plugins.smtp_servers import ScriptedServer, SmtpServer, closed_port, script_hang
+from ansible_collections.mailops.notify.tests.unit.plugins.smtp_servers import (
+    ScriptedServer,
+    SmtpServer,
+    closed_port,
+    script_hang,
+    script_huge_banner,
+    script_trickle_banner,
+    script_trickle_ehlo,
+)
 
 PROC_TCP = """\
   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
@@ -168,3 +180,52 @@ def test_check_target_smtp_hang():
 def test_check_target_refused_skips_smtp():
     result = check_target("127.0.0.1", closed_port(), smtp=True, timeout=1)
     assert result["state"] == "refused" and result["smtp"] is None and result["ok"] is False
+
+
+@pytest.mark.parametrize(("script", "stage"), [(script_trickle_banner(), "banner"), (script_trickle_ehlo(), "ehlo")], ids=["banner", "ehlo"])
+def test_check_target_trickle_is_bounded(script, stage):
+    # Before the fix port_check with timeout 3 ran until the trickling server gave up (64-79 s in the finding).
+    with ScriptedServer(script) as server:
+        start = time.monotonic()
+        result = check_target("127.0.0.1", server.port, smtp=True, timeout=1.0)
+        elapsed = time.monotonic() - start
+    assert elapsed < 1.0 + 1.5, elapsed
+    assert result["state"] == "open" and result["ok"] is False
+    assert result["smtp"]["stage_failed"] == stage
+    assert result["diagnosis"]["code"] == "timeout"
+    assert len(json.dumps(result)) < 16 * 1024
+
+
+def test_check_target_huge_banner_is_capped():
+    with ScriptedServer(script_huge_banner()) as server:
+        result = check_target("127.0.0.1", server.port, smtp=True, timeout=3.0)
+    assert result["smtp"]["stage_failed"] == "banner"
+    assert result["diagnosis"]["code"] == "protocol_error"
+    assert "more than 100 lines" in result["smtp"]["msg"]
+    assert len(json.dumps(result)) < 16 * 1024
+
+
+@pytest.mark.parametrize(
+    ("targets", "ports", "timeout", "helo", "message"),
+    [
+        ([{"host": "", "port": 25}], [], 5, None, "targets[0].host must not be empty"),
+        ([{"host": "smtp..example.test", "port": 25}], [], 5, None, "targets[0].host 'smtp..example.test' has an empty label"),
+        ([{"host": "a" * 64 + ".example.test", "port": 25}], [], 5, None, "label longer than 63"),
+        ([{"host": "127.0.0.1", "port": 25}, {"host": "mx\n.example.test", "port": 25}], [], 5, None, "targets[1].host"),
+        ([{"host": "127.0.0.1", "port": 0}], [], 5, None, "targets[0].port must be between 1 and 65535, not 0"),
+        ([{"host": "127.0.0.1", "port": 65536}], [], 5, None, "targets[0].port must be between 1 and 65535"),
+        ([], [25, 70000], 5, None, "listening_ports[1] must be between 1 and 65535"),
+        ([], [], 0, None, "timeout must be a positive number"),
+        ([], [], -2.5, None, "timeout must be a positive number"),
+        ([], [], float("nan"), None, "timeout must be a positive number"),
+        ([], [], 5, "client\r\nMAIL FROM:<x@y>", "helo: "),
+    ],
+)
+def test_check_options(targets, ports, timeout, helo, message):
+    with pytest.raises(ProbeOptionError) as info:
+        check_options(targets, ports, timeout=timeout, helo=helo)
+    assert message in str(info.value)
+
+
+def test_check_options_accepts_ip_literals():
+    check_options([{"host": "127.0.0.1", "port": 25}, {"host": "::1", "port": 465}, {"host": "smtp.example.test", "port": 587}], [25], timeout=0.5)

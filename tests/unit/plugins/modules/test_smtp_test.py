@@ -6,12 +6,25 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 
 import pytest
 
 from ansible_collections.mailops.notify.plugins.modules import smtp_test
 from ansible_collections.mailops.notify.tests.unit.plugins.module_runner import run_module as _run
-from ansible_collections.mailops.notify.tests.unit.plugins.smtp_servers import PASSWORD, QUEUE_ID, USERNAME, SmtpServer, closed_port
+from ansible_collections.mailops.notify.tests.unit.plugins.smtp_servers import (
+    PASSWORD,
+    QUEUE_ID,
+    USERNAME,
+    UTF8_PASSWORD,
+    UTF8_USERNAME,
+    ScriptedServer,
+    SmtpServer,
+    closed_port,
+    script_huge_banner,
+    script_reply_to,
+    script_trickle_ehlo,
+)
 
 RESULT_KEYS = {
     "changed", "msg", "host", "port", "security", "stages", "stage_failed", "transcript", "capabilities", "tls", "auth_mechanism",
@@ -137,3 +150,80 @@ def test_rejected_recipient_option(certs):
         assert not failed and result["sent"] is True
         assert result["recipients"]["nobody@example.test"]["accepted"] is False
         assert len(server.messages) == 1
+
+
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode("utf-8")).decode()
+
+
+@pytest.mark.parametrize("mechanism", ["plain", "login"])
+def test_utf8_credentials_work_and_are_masked(certs, mechanism):
+    with SmtpServer(certs, mode="starttls") as server:
+        failed, result = run_module(base_args(server.port, certs, username=UTF8_USERNAME, password=UTF8_PASSWORD, auth_mechanism=mechanism))
+        assert len(server.messages) == 1
+    assert not failed, result["msg"]
+    assert result["auth_mechanism"] == mechanism.upper()
+    forms = [
+        UTF8_PASSWORD,
+        b64(UTF8_PASSWORD),
+        b64(f"\0{UTF8_USERNAME}\0{UTF8_PASSWORD}"),
+        b64(f"{UTF8_USERNAME}\0{UTF8_USERNAME}\0{UTF8_PASSWORD}"),
+        json.dumps(UTF8_PASSWORD)[1:-1],
+    ]
+    for dumped in (json.dumps(result), json.dumps(result, ensure_ascii=False)):
+        for form in forms:
+            assert form not in dumped
+
+
+def test_failed_auth_renders_the_reply_not_bytes(certs):
+    with SmtpServer(certs, mode="starttls") as server:
+        failed, result = run_module(base_args(server.port, certs, password="Wr0ng-" + PASSWORD))
+    assert failed and result["diagnosis"]["code"] == "auth_failed"
+    assert "AUTH PLAIN failed: 535 5.7.8 Error: authentication failed: authentication failure" in result["msg"]
+    assert "b'" not in result["msg"] and 'b"' not in result["msg"]
+    assert "b'" not in json.dumps(result)
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("subject", "Test\r\nBcc: victim@example.test", "subject contains a line break (U+000D) at position 4"),
+        ("subject", "Test\u2028Bcc: victim@example.test", "subject contains a line break (U+2028)"),
+        ("helo", "client.example.test\nMAIL FROM:<x@y>", "helo: "),
+        ("headers", {"X-Ticket": "OPS-1\x85Bcc: victim@example.test"}, 'headers: invalid header "X-Ticket": its value contains a line break (U+0085)'),
+        ("mail_from", "alerts@example.test\x00", "mail_from: invalid address"),
+        ("host", "smtp..example.test", "host 'smtp..example.test' has an empty label"),
+        ("port", 0, "port must be between 1 and 65535, not 0"),
+        ("port", 65536, "port must be between 1 and 65535, not 65536"),
+        ("timeout", 0, "timeout must be a positive number"),
+        ("timeout", -3, "timeout must be a positive number"),
+    ],
+)
+def test_bad_values_fail_before_connecting(certs, option, value, message):
+    with ScriptedServer(script_reply_to("NOOP", "250 ok")) as server:
+        args = {**base_args(server.port, certs), option: value}
+        failed, result = run_module(args)
+        assert server.connections == []
+    assert failed
+    assert result["msg"].startswith("Invalid options: ") and message in result["msg"], result["msg"]
+    assert result["stages"] == [] and result["transcript"] == []
+    assert_clean(result)
+
+
+def test_trickled_ehlo_with_timeout_3_is_bounded():
+    # The finding: timeout 3 against a server trickling an endless EHLO reply ran 64-79 s.
+    with ScriptedServer(script_trickle_ehlo()) as server:
+        start = time.monotonic()
+        failed, result = run_module({"host": "127.0.0.1", "port": server.port, "security": "none", "quit_after": "ehlo", "timeout": 3})
+        elapsed = time.monotonic() - start
+    assert failed
+    assert elapsed < 3 + 1.5, elapsed
+    assert result["stage_failed"] == "ehlo" and result["diagnosis"]["code"] == "timeout"
+    assert len(json.dumps(result)) < 16 * 1024
+
+
+def test_huge_banner_result_stays_small():
+    with ScriptedServer(script_huge_banner()) as server:
+        failed, result = run_module({"host": "127.0.0.1", "port": server.port, "security": "none", "quit_after": "ehlo", "timeout": 3})
+    assert failed and result["diagnosis"]["code"] == "protocol_error"
+    assert len(json.dumps(result)) < 16 * 1024
