@@ -23,6 +23,16 @@ description:
   - File backends edit only their keys and leave every other byte of the file as it was. Writes are atomic and keep
     the file's owner and mode. The application must be restarted (Mattermost, Gitea) or reconfigured (GitLab,
     C(gitlab-ctl reconfigure)) to pick up the change; notify a handler when the task reports C(changed).
+  - Every string value (options and O(extra) values) must be one line of printable text. Line breaks and control characters
+    (C(\n), C(\r), NUL, TAB, U+000B, U+000C, U+001C to U+001E, U+0085, U+2028, U+2029 and the other C0 and C1 controls) are refused
+    in every backend, so no value can add a line, a section or a statement to the configuration.
+  - The file must be UTF-8; a file with any other byte sequence is refused before anything changes, naming the byte offset.
+    C(gitlab.rb) and C(app.ini) are read line by line at C(\n) only, as Ruby and Gitea read them.
+    A C(config.json) with a key twice in one object is refused (Mattermost would silently use the last one).
+    A C(gitlab.rb) key whose current value continues on the next line is refused rather than half replaced, and where Ruby is
+    installed (GitLab's C(/opt/gitlab/embedded/bin/ruby) first) the edited C(gitlab.rb) must pass C(ruby -c) before it replaces the old one.
+  - When O(path) is a symbolic link, the link is followed as M(ansible.builtin.lineinfile) does. The target file is edited in place,
+    the link stays a link, and the backup is made next to the target.
   - "Mapping of the options to each application's settings
     (V(ghes): keys of the Manage API C(smtp) object; V(mattermost): C(config.json) keys, in C(EmailSettings) unless a section is given;
     V(gitlab): C(gitlab_rails[...]) keys of C(gitlab.rb); V(gitea): keys of the C([mailer]) section of C(app.ini); - means not supported):"
@@ -71,7 +81,10 @@ attributes:
   diff_mode:
     support: full
     details:
-      - The diff is the masked file text (file backends) or the masked C(smtp) object (GHES); passwords never appear.
+      - The diff is returned only in diff mode. It holds only the settings the module owns, never the whole file (which holds
+        database passwords, encryption keys and tokens). It holds the C(EmailSettings) keys, C(SupportSettings.SupportEmail) and the
+        O(extra) keys (Mattermost), the C(gitlab_rails) C(smtp_*) and C(gitlab_email_*) keys (GitLab), the C([mailer]) keys and
+        C([service] ENABLE_NOTIFY_MAIL) (Gitea), the C(smtp) object (GHES). Every password and every key that looks secret is masked.
   idempotent:
     support: full
     description: When run twice in a row with the same arguments, the second run reports no change.
@@ -88,11 +101,14 @@ options:
     description:
       - The configuration file of a file-based application.
       - Defaults to C(/opt/mattermost/config/config.json), C(/etc/gitlab/gitlab.rb) or C(/etc/gitea/app.ini).
-      - The file must exist. Ignored for O(app=ghes).
+      - The file must exist and be UTF-8. Ignored for O(app=ghes).
+      - A symbolic link is followed; the target is written and the link is kept.
     type: path
   backup:
     description:
       - Create a backup copy of the file, with a timestamp, before changing it.
+      - The copy is created with mode C(0600) (it holds the application's secrets) and the owner and group of the file,
+        next to the file (next to the target when O(path) is a symbolic link).
     type: bool
     default: false
   provider:
@@ -144,6 +160,7 @@ options:
   password:
     description:
       - The SMTP password. Never returned; masked in RV(settings) and RV(diff).
+      - This is the only way to set it; the application's password key is refused in O(extra).
     type: str
   update_password:
     description:
@@ -196,10 +213,16 @@ options:
       - V(gitea) keys are C([mailer]) keys (C(SUBJECT_PREFIX), C(ENVELOPE_FROM), ...); the deprecated pre-1.18 keys are refused.
       - V(ghes) keys are sent verbatim in the C(smtp) object.
       - A key that a set option already writes is refused.
+      - Secrets are refused here, because this option is not C(no_log) (its values are shown in logs, results and diffs).
+        That is the application's password key in any case (Mattermost C(SMTPPassword), GitLab C(smtp_password), Gitea C(PASSWD),
+        GHES C(password)) and every key that looks secret (C(*password*), C(*secret*), C(*token*), C(*salt*), C(DataSource)...).
+        Set the SMTP password with O(password), which is C(no_log).
+      - V(mattermost) keys outside C(EmailSettings) must be booleans or numbers (the string keys there hold the database DSN, keys and salts).
     type: dict
   api_url:
     description:
       - The Manage GHES API base URL, for example C(https://ghe.example.com:8443). Required for O(app=ghes).
+      - Credentials in the URL (C(user:password@)) are refused; use O(api_username) and O(api_password).
     type: str
   api_username:
     description:
@@ -336,32 +359,35 @@ settings:
     support_address_type: email
 diff:
   description:
-    - The change, with every password masked.
-    - For file backends, C(before) and C(after) are the file texts and the headers are the path; for O(app=ghes) they are the C(smtp) objects as JSON text.
-  returned: success
+    - The change of the settings the module owns (see the C(diff_mode) attribute), never the whole file, with every secret masked.
+    - C(before) and C(after) are JSON objects as text, keyed by the application's setting names (C(EmailSettings.SMTPServer),
+      C(smtp_address), C(mailer.SMTP_ADDR), C(address)), sorted, with non-ASCII characters escaped.
+  returned: in diff mode (C(--diff), or the C(diff) keyword of the task)
   type: dict
   contains:
     before:
-      description: The stored settings before the run.
-      type: raw
-      returned: success
+      description: The owned settings before the run.
+      type: str
+      returned: in diff mode
     after:
-      description: The settings after the run.
-      type: raw
-      returned: success
+      description: The owned settings after the run (predicted in check mode).
+      type: str
+      returned: in diff mode
     before_header:
-      description: The file path.
+      description: The file path (as given in O(path)).
       type: str
-      returned: file backends
+      returned: in diff mode, file backends
     after_header:
-      description: The file path.
+      description: The file path (as given in O(path)).
       type: str
-      returned: file backends
+      returned: in diff mode, file backends
   sample:
-    before: '{"enabled": false, "address": "", "port": "25"}'
-    after: '{"enabled": true, "address": "smtp.example.com", "port": "587"}'
+    before: '{"EmailSettings.SMTPPassword": "", "EmailSettings.SMTPPort": "10025", "EmailSettings.SMTPServer": "localhost"}'
+    after: '{"EmailSettings.SMTPPassword": "********", "EmailSettings.SMTPPort": "587", "EmailSettings.SMTPServer": "smtp.gmail.com"}'
+    before_header: /opt/mattermost/config/config.json
+    after_header: /opt/mattermost/config/config.json
 backup_file:
-  description: The backup copy of the file.
+  description: The backup copy of the file (mode C(0600)).
   returned: a backup was made (O(backup=true) and the file changed)
   type: str
   sample: /opt/mattermost/config/config.json.12345.2026-01-01@12:00:00~
