@@ -6,11 +6,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import json
 import pathlib
 import shutil
 import subprocess
+import time
+import urllib.request
 
 import pytest
 
@@ -30,6 +33,7 @@ from ansible_collections.mailops.notify.plugins.module_utils._settings import (
     build_desired,
     plan,
 )
+from ansible_collections.mailops.notify.tests.unit.plugins.smtp_servers import PASSWORD, USERNAME, SmtpServer, free_port
 
 FIXTURES = pathlib.Path(__file__).parent.parent / "fixtures"
 FIXTURE = (FIXTURES / "alertmanager.yml").read_text(encoding="utf-8")
@@ -418,3 +422,53 @@ def test_parse_global_locates_the_block() -> None:
     lines, block = parse_global(FIXTURE, PATH)
     assert lines[block.header] == "global:\n" and lines[block.last].startswith("  slack_api_url:")
     assert block.indent == "  " and sorted(block.keys)[:3] == ["http_config", "resolve_timeout", "slack_api_url"]
+
+
+@pytest.mark.parametrize(
+    "mode, params",
+    [
+        ("starttls", {"host": "localhost", "security": "starttls"}),
+        ("plain", {"host": "127.0.0.1", "security": "none", "allow_plaintext_auth": True}),
+    ],
+)
+def test_real_alertmanager_sends_through_the_rendered_file(run, certs, tmp_path: pathlib.Path, mode: str, params: dict) -> None:
+    """The real Alertmanager 0.25 binary, the file this backend wrote and aiosmtpd on 127.0.0.1 (AUTH required)."""
+    binary = shutil.which("prometheus-alertmanager")
+    assert binary, "prometheus-alertmanager is missing: install the Debian package prometheus-alertmanager"
+    server = SmtpServer(certs, mode=mode, auth_required=True, auth_require_tls=False)
+    # Alertmanager takes the first mechanism offered, and its LOGIN expects the challenge "Username:"; aiosmtpd
+    # sends "User Name" (Postfix/Dovecot and Cyrus send "Username:"), so this server offers PLAIN only.
+    server.controller.SMTP_kwargs["auth_exclude_mechanism"] = ["LOGIN"]
+    with server:
+        text = MINIMAL.replace("receiver: ops\n", "receiver: ops\n  group_wait: 1s\n", 1)
+        result = run(text, port=server.port, username=USERNAME, password=PASSWORD, from_address="am@example.test", from_name="Jörg Alerts", **params)
+        config = tmp_path / "alertmanager.yml"
+        config.write_text(result.after.replace("        from: am@example.org\n", ""), encoding="utf-8")
+        web = free_port()
+        command = [
+            binary,
+            f"--config.file={config}",
+            f"--storage.path={tmp_path / 'data'}",
+            f"--web.listen-address=127.0.0.1:{web}",
+            "--cluster.listen-address=",
+        ]
+        with open(tmp_path / "alertmanager.log", "wb") as log:
+            process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env={"PATH": "/usr/bin:/bin", "SSL_CERT_FILE": certs.ca_file})
+        try:
+            alert = json.dumps([{"labels": {"alertname": "MailopsProbe"}}]).encode()
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and not server.messages:
+                with contextlib.suppress(OSError):
+                    request = urllib.request.Request(f"http://127.0.0.1:{web}/api/v2/alerts", data=alert, headers={"Content-Type": "application/json"})
+                    urllib.request.urlopen(request, timeout=2).close()
+                    alert = b"[]"
+                time.sleep(0.2)
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+    log_text = (tmp_path / "alertmanager.log").read_text(encoding="utf-8", errors="replace")
+    assert server.messages, log_text
+    message = server.messages[0]
+    assert message["mail_from"] == "am@example.test" and message["rcpt_tos"] == ["ops@example.org"]
+    assert "From: =?utf-8?q?J=C3=B6rg_Alerts?= <am@example.test>" in message["content"] and "MailopsProbe" in message["content"]
+    assert PASSWORD not in log_text
