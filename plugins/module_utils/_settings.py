@@ -50,7 +50,9 @@ __all__ = [
     "build_desired",
     "check_text",
     "decode_config",
+    "extra_secret_values",
     "is_email",
+    "is_extra_secret",
     "is_hostname",
     "is_loopback",
     "line_body",
@@ -393,14 +395,42 @@ def build_desired(app: str, params: t.Mapping[str, t.Any], backend: Backend | No
     return desired
 
 
+def is_extra_secret(key: t.Any, password_keys: t.Iterable[str] = ()) -> bool:
+    """Whether an ``extra`` key names a secret: the backend's password key (last dotted part, any case) or a key that looks secret."""
+    if not isinstance(key, str):
+        return False
+    return key.rsplit(".", 1)[-1].lower() in {name.lower() for name in password_keys} or looks_secret(key)
+
+
+def extra_secret_values(extra: t.Any, password_keys: t.Iterable[str] = ()) -> set[str]:
+    """The values given for secret ``extra`` keys (which are refused), for the adapter to keep out of logs and results."""
+    found: set[str] = set()
+
+    def leaves(value: t.Any) -> None:
+        if isinstance(value, t.Mapping):
+            for item in value.values():
+                leaves(item)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                leaves(item)
+        elif value is not None and not isinstance(value, bool) and str(value):
+            found.add(str(value))
+
+    if isinstance(extra, t.Mapping):
+        for key, value in extra.items():
+            if is_extra_secret(key, password_keys):
+                leaves(value)
+    return found
+
+
 def _check_extra(extra: t.Mapping[str, t.Any], backend: Backend | None) -> None:
     """Rules on every ``extra`` key and value: no secrets (extra is not no_log), one line of printable text."""
-    password_keys = {key.lower() for key in (backend.password_keys if backend else ())}
+    password_keys = backend.password_keys if backend else ()
     for key, value in extra.items():
         if not isinstance(key, str) or not key or _bad_character(key) is not None:
             raise SettingsValidationError("extra", f"key {key!r} must be a non-empty name without a line break or control character")
         option = f"extra.{key}"
-        if key.rsplit(".", 1)[-1].lower() in password_keys or looks_secret(key):
+        if is_extra_secret(key, password_keys):
             raise SettingsValidationError(
                 option,
                 "looks like a secret, and extra is not no_log (its values can show in logs and results);"

@@ -216,7 +216,8 @@ options:
       - Secrets are refused here, because this option is not C(no_log) (its values are shown in logs, results and diffs).
         That is the application's password key in any case (Mattermost C(SMTPPassword), GitLab C(smtp_password), Gitea C(PASSWD),
         GHES C(password)) and every key that looks secret (C(*password*), C(*secret*), C(*token*), C(*salt*), C(DataSource)...).
-        Set the SMTP password with O(password), which is C(no_log).
+        Set the SMTP password with O(password), which is C(no_log). The value of a refused key is kept out of the log that
+        Ansible writes on the target and out of the result.
       - V(mattermost) keys outside C(EmailSettings) must be booleans or numbers (the string keys there hold the database DSN, keys and salts).
     type: dict
   api_url:
@@ -439,11 +440,24 @@ from ansible_collections.mailops.notify.plugins.module_utils._settings import (
     SettingsValidationError,
     build_desired,
     decode_config,
+    extra_secret_values,
     plan,
 )
 
 BACKENDS = {"ghes": GhesBackend, "mattermost": MattermostBackend, "gitlab": GitlabBackend, "gitea": GiteaBackend}
 DEFAULT_PATHS = {"mattermost": "/opt/mattermost/config/config.json", "gitlab": "/etc/gitlab/gitlab.rb", "gitea": "/etc/gitea/app.ini"}
+
+
+class SmtpSettingsModule(AnsibleModule):
+    """AnsibleModule that keeps a secret put in ``extra`` out of the target's log and out of every result.
+
+    ``extra`` is not no_log (its ordinary values belong in the diff).  A secret key in it is refused by
+    build_desired; its value joins the no_log values here, before AnsibleModule logs the arguments.
+    """
+
+    def _log_invocation(self):
+        self.no_log_values.update(extra_secret_values(self.params.get("extra"), BACKENDS[self.params["app"]].password_keys))
+        super()._log_invocation()
 
 
 class OpenUrlTransport:
@@ -608,13 +622,15 @@ def argument_spec() -> dict:
 
 
 def main() -> None:
-    module = AnsibleModule(
+    module = SmtpSettingsModule(
         argument_spec=argument_spec(),
         required_if=[("app", "ghes", ("api_url", "api_password"))],
         required_by={"provider_region": "provider"},
         supports_check_mode=True,
     )
     app = module.params["app"]
+    # also when the task is no_log (AnsibleModule then skips _log_invocation)
+    module.no_log_values.update(extra_secret_values(module.params.get("extra"), BACKENDS[app].password_keys))
     backend = BACKENDS[app]()
     failure = None
     try:

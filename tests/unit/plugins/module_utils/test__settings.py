@@ -18,6 +18,7 @@ from ansible_collections.mailops.notify.plugins.module_utils._settings import (
     SettingsValidationError,
     build_desired,
     decode_config,
+    extra_secret_values,
     is_email,
     is_hostname,
     is_loopback,
@@ -341,3 +342,9 @@ def test_decode_config_refuses_non_utf8() -> None:
     # an encoded surrogate is not UTF-8 either
     with pytest.raises(SettingsFormatError, match="offset 0"):
         decode_config(b"\xed\xa0\x80", "/x")
+
+
+def test_extra_secret_values() -> None:
+    extra = {"SUBJECT_PREFIX": "[gitea]", "passwd": "pw-1", "x_token": {"a": ["tok-2", 3, True, None]}, "SMTPPassword": ""}
+    assert extra_secret_values(extra, ("PASSWD",)) == {"pw-1", "tok-2", "3"}
+    assert extra_secret_values(None) == set()

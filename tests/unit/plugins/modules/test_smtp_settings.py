@@ -14,8 +14,12 @@ import re
 import shutil
 import stat
 import subprocess
+from unittest import mock
 
 import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.common.parameters import remove_values
+from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.mailops.notify.plugins.modules import smtp_settings
 from ansible_collections.mailops.notify.tests.unit.plugins.fixtures import ghes_fake_server
@@ -439,3 +443,34 @@ def test_secret_options_are_no_log() -> None:
     spec = smtp_settings.argument_spec()
     assert {name for name, option in spec.items() if option.get("no_log")} == {"password", "api_password"}
     assert spec["extra"].get("no_log") is not True  # documented: secrets are refused in extra instead
+
+
+@pytest.mark.parametrize("no_log", [False, True], ids=["logged", "task-no_log"])
+def test_secret_in_extra_stays_out_of_the_log_and_the_result(tmp_path: pathlib.Path, no_log: bool) -> None:
+    """Ansible logs the arguments (extra is not no_log) before any module code runs; the refused secret must not be in that log
+    nor in the failure result, where AnsibleModule adds the invocation."""
+    path = tmp_path / "gitlab.rb"
+    shutil.copy(FIXTURES / "gitlab.rb", path)
+    logged: list[str] = []
+    result: dict = {}
+
+    def log(self, msg, log_args=None):
+        logged.append(msg + json.dumps(log_args, default=str))
+
+    def fail_json(self, msg, **kwargs):
+        # what AnsibleModule._return_formatted does with the result: the invocation, then remove_values
+        result.update(remove_values({"msg": msg, "invocation": {"module_args": self.params}, **kwargs}, self.no_log_values))
+        raise SystemExit(1)
+
+    args = {"app": "gitlab", "path": str(path), "extra": {"smtp_password": "Extra-Secret-5", "SMTP_PASSWORD": ["Extra-Secret-6"]}}
+    with (
+        patch_module_args({**args, "_ansible_no_log": no_log}),
+        mock.patch.multiple(basic.AnsibleModule, log=log, fail_json=fail_json),
+        pytest.raises(SystemExit),
+    ):
+        smtp_settings.main()
+    assert result["option"] in ("extra.smtp_password", "extra.SMTP_PASSWORD")
+    assert bool(logged) is not no_log
+    dumped = json.dumps(result) + "".join(logged)
+    assert "Extra-Secret-5" not in dumped and "Extra-Secret-6" not in dumped
+    assert result["invocation"]["module_args"]["extra"]["smtp_password"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
