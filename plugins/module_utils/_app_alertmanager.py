@@ -52,17 +52,9 @@ __all__ = ["DEFAULT_PATH", "OWNED", "RELOAD", "SERVICE", "AlertmanagerBackend", 
 DEFAULT_PATH = "/etc/prometheus/alertmanager.yml"
 SERVICE = "prometheus-alertmanager"
 RELOAD = {"systemd": f"systemctl reload {SERVICE}", "signal": "SIGHUP", "http": "POST http://127.0.0.1:9093/-/reload"}
-OWNED = (
-    "smtp_smarthost",
-    "smtp_require_tls",
-    "smtp_hello",
-    "smtp_from",
-    "smtp_auth_username",
-    "smtp_auth_password",
-    "smtp_auth_secret",
-    "smtp_auth_identity",
-    "smtp_auth_password_file",
-)
+# The keys this backend owns, in the order new ones are added to global.
+OWNED = tuple("smtp_smarthost smtp_require_tls smtp_hello smtp_from smtp_auth_username smtp_auth_password smtp_auth_secret".split())
+OWNED += ("smtp_auth_identity", "smtp_auth_password_file")
 EXTRA_KEYS = ("smtp_auth_identity", "smtp_auth_password_file")
 EXACT_LOCAL = ("localhost", "127.0.0.1", "::1")  # Go net/smtp isLocalhost
 _YAML_BOOL = {word: True for word in "y Y yes Yes YES on On ON true True TRUE".split()}
@@ -74,6 +66,8 @@ _RECEIVER_RE = re.compile(r"^[ ]+(?:-[ ]+)?(?P<key>smarthost|require_tls|hello|a
 _FILE_BAD_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufffe\uffff]")
 _ESCAPES = {"0": "\0", "a": "\a", "b": "\b", "t": "\t", "\t": "\t", "n": "\n", "v": "\v", "f": "\f", "r": "\r", "e": "\x1b", " ": " ",
             '"': '"', "/": "/", "\\": "\\", "N": "\x85", "_": "\xa0", "L": "\u2028", "P": "\u2029"}  # fmt: skip
+_DOUBLE_RE = re.compile(r'"((?:[^"\\]|\\(?:x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|[0abtnvfre "/\\N_LP\t]))*)"')
+_ESCAPE_RE = re.compile(r"\\(x[0-9A-Fa-f]{2}|u[0-9A-Fa-f]{4}|U[0-9A-Fa-f]{8}|.)")
 _INDICATORS = {"&": "an anchor", "*": "an alias", "!": "a tag", "|": "a multi-line block scalar", ">": "a multi-line block scalar",
                "[": "a flow sequence", "{": "a flow mapping", "@": "a reserved indicator", "`": "a reserved indicator"}  # fmt: skip
 
@@ -81,10 +75,10 @@ _INDICATORS = {"&": "an anchor", "*": "an alias", "!": "a tag", "|": "a multi-li
 def validate_command(candidate: str, amtool: str = "amtool") -> list[str]:
     """The command that checks a candidate file (exit status 0: Alertmanager would load it).
 
-    Write the candidate into the directory of the live file: Alertmanager resolves relative
-    template globs and ``*_file`` paths against the file's directory.
+    Alertmanager resolves relative template globs against the file's directory; amtool skips
+    templates it does not find, so a candidate elsewhere only checks fewer templates.
     """
-    return [amtool, "check-config", candidate]
+    return [amtool, *AlertmanagerBackend.syntax_check[2], candidate]
 
 
 def encode(value: t.Any) -> str:
@@ -94,28 +88,9 @@ def encode(value: t.Any) -> str:
     return re.sub(r"[\x7f-\x9f\u2028\u2029\ud800-\udfff]", lambda m: f"\\u{ord(m.group()):04x}", json.dumps(value, ensure_ascii=False))
 
 
-def _unquote_double(text: str) -> tuple[str, int] | None:
-    out, i = [], 1
-    while i < len(text):
-        char = text[i]
-        if char == '"':
-            return "".join(out), i + 1
-        if char == "\\":
-            code = text[i + 1 : i + 2]
-            size = {"x": 2, "u": 4, "U": 8}.get(code)
-            digits = text[i + 2 : i + 2 + size] if size else ""
-            if size and len(digits) == size and all(c in "0123456789abcdefABCDEF" for c in digits):
-                out.append(chr(int(digits, 16)))
-                i += 2 + size
-                continue
-            if code not in _ESCAPES:
-                return None
-            out.append(_ESCAPES[code])
-            i += 2
-            continue
-        out.append(char)
-        i += 1
-    return None
+def _unescape(match: re.Match) -> str:
+    code = match.group(1)
+    return chr(int(code[1:], 16)) if len(code) > 1 else _ESCAPES[code]
 
 
 class _Global:
@@ -204,11 +179,10 @@ def _scalar(rest: str, key: str, index: int, refuse: t.Callable) -> tuple[t.Any,
     if first in _INDICATORS or (first in "-?:,%" and rest[1:2] in ("", " ")):
         refuse(index, f"{key} has {_INDICATORS.get(first, 'an indicator')}, not a one-line scalar")
     if first in "\"'":
-        if first == '"':
-            found = _unquote_double(rest)
-        else:
-            match = re.match(r"'((?:[^']|'')*)'", rest)
-            found = (match.group(1).replace("''", "'"), match.end()) if match else None
+        match = _DOUBLE_RE.match(rest) if first == '"' else re.match(r"'((?:[^']|'')*)'", rest)
+        found = None
+        if match:
+            found = (_ESCAPE_RE.sub(_unescape, match.group(1)) if first == '"' else match.group(1).replace("''", "'"), match.end())
         if found is None:
             refuse(index, f"{key} has a quoted value that does not end on this line or has an unknown escape")
         if not re.match(r"^[ \t]*(#.*)?$", rest[found[1] :]):
@@ -271,6 +245,8 @@ class AlertmanagerBackend(Backend):
     }
     password_comparison = "alertmanager.yml stores smtp_auth_password (smtp_auth_secret for auth=cram-md5) in clear text; the stored value is compared"
     password_keys = ("smtp_auth_password", "smtp_auth_secret")
+    #: the check the module runs on the candidate where amtool is installed (Debian: prometheus-alertmanager)
+    syntax_check = ("amtool", (), ("check-config",))
 
     def __init__(self, path: str = DEFAULT_PATH) -> None:
         self.path = path
@@ -354,8 +330,8 @@ class AlertmanagerBackend(Backend):
                 "password" if "password" in v else "extra.smtp_auth_password_file",
                 "Alertmanager allows only one of smtp_auth_password and smtp_auth_password_file; set extra.smtp_auth_password_file to '' to switch",
             )
-        managed = desired.managed() & {"host", "port", "security", "username", "password", "auth"}
-        if managed and eff["username"] and eff["security"] == "none" and is_loopback(eff["host"]) and eff["host"] not in EXACT_LOCAL:
+        plaintext = desired.allow_plaintext_auth and eff["username"] and eff["security"] == "none" and is_loopback(eff["host"])
+        if plaintext and desired.managed() & {"host", "port", "security", "username", "password", "auth"} and eff["host"] not in EXACT_LOCAL:
             raise SettingsValidationError(
                 "host", f"Go's net/smtp sends PLAIN credentials without TLS only to exactly localhost, 127.0.0.1 or ::1, not {eff['host']!r}"
             )
@@ -370,6 +346,13 @@ class AlertmanagerBackend(Backend):
             raise SettingsFormatError(f"{self.path}: smtp_smarthost {g['smtp_smarthost']!r} is not host:port (Alertmanager refuses to load it)")
         if g.get("smtp_auth_password") and g.get("smtp_auth_password_file"):
             raise SettingsFormatError(f"{self.path}: only one of smtp_auth_password and smtp_auth_password_file may be set (Alertmanager refuses to load it)")
+
+    def syntax_error(self, rc: int, stdout: str, stderr: str) -> str | None:
+        """What amtool check-config found; values it quotes in backticks (yaml.v2 type errors) are masked."""
+        if rc == 0:
+            return None
+        found = " ".join(" ".join(part.split()) for part in re.findall(r"FAILED: (.*(?:\n[ \t]+\S.*)*)", stdout))
+        return re.sub(r"`[^`\n]*`", "`***`", found) or f"exit code {rc}"
 
     def warnings(self, state: str) -> list[str]:
         g, cur, out = self.values(state), self.read(state), []

@@ -240,6 +240,7 @@ def test_extra_keys(run) -> None:
         (MINIMAL, {"security": "tls", "port": 2465, "host": "smtp.example.com"}, "security", "implicit TLS only on port 465"),
         (MINIMAL, {"security": "none", "port": 465, "host": "smtp.example.com"}, "security", "always does implicit TLS on port 465"),
         (AUTH_TEXT, {"port": 465}, "security", "set security too"),
+        ('global:\n  smtp_smarthost: "smtp.example.com:465"\n  smtp_require_tls: false\n' + MINIMAL, {"port": 587}, "security", "set security too"),
         (MINIMAL, {"host": "smtp.example.com"}, "port", "set port too"),
         (MINIMAL, {"port": 25}, "host", "set host too"),
         (MINIMAL, {"from_name": "Ops"}, "from_name", "set from_address too"),
@@ -391,6 +392,17 @@ def test_amtool_catches_what_the_line_editor_does_not_know(tmp_path: pathlib.Pat
     checked = amtool(result.after, tmp_path)
     assert checked.returncode != 0 and 'undefined receiver "nobody"' in checked.stdout
     assert validate_command("/etc/prometheus/.alertmanager.yml.tmp") == ["amtool", "check-config", "/etc/prometheus/.alertmanager.yml.tmp"]
+    assert BACKEND.syntax_error(checked.returncode, checked.stdout, checked.stderr) == 'undefined receiver "nobody" used in route'
+    assert validate_command("/x.yml") == ["amtool", *BACKEND.syntax_check[2], "/x.yml"] and BACKEND.syntax_check[0] == "amtool"
+
+
+def test_syntax_error_masks_the_values_amtool_quotes(tmp_path: pathlib.Path) -> None:
+    broken = 'global:\n  smtp_require_tls: "Hunter2"\n  smtp_auth_password: [Seq-Secret-7]\n' + MINIMAL
+    checked = amtool(broken, tmp_path)
+    assert checked.returncode == 1 and "Hunter2" in checked.stdout
+    problem = BACKEND.syntax_error(checked.returncode, checked.stdout, checked.stderr)
+    assert problem == "yaml: unmarshal errors: line 2: cannot unmarshal !!str `***` into bool line 3: cannot unmarshal !!seq into config.plain"
+    assert BACKEND.syntax_error(0, "SUCCESS", "") is None and BACKEND.syntax_error(2, "", "") == "exit code 2"
 
 
 def test_warnings() -> None:
