@@ -29,14 +29,17 @@ import datetime as _dt
 import gzip
 import io
 import json
+import math
 import os
 import re
+import stat
 import time
 import typing as t
 import zlib
 from dataclasses import dataclass, field
 
 from ansible_collections.mailops.notify.plugins.module_utils._diagnosis import CATALOGUE, diagnose_reply, diagnose_text
+from ansible_collections.mailops.notify.plugins.module_utils._postfix_input import forbidden_character
 
 try:
     import lzma
@@ -46,6 +49,7 @@ except ImportError:  # pragma: no cover - Python built without liblzma
 __all__ = [
     "DEFAULT_LOG_FILES",
     "FINAL_STATUSES",
+    "LIMITS",
     "MESSAGE_STATUSES",
     "CommandRunner",
     "FileTail",
@@ -55,6 +59,7 @@ __all__ = [
     "LogQuery",
     "LogSourceError",
     "MessageRecord",
+    "NotARegularFile",
     "PostfixLogError",
     "PostfixLogParser",
     "QueueEntry",
@@ -70,8 +75,10 @@ __all__ = [
     "parse_postqueue_json",
     "parse_since",
     "parse_syslog_line",
+    "regular_file",
     "rotated_files",
     "run_query",
+    "validate_query",
 ]
 
 MESSAGE_STATUSES = ("sent", "deferred", "bounced", "expired", "discarded", "queued")
@@ -79,6 +86,13 @@ FINAL_STATUSES = frozenset(("sent", "bounced", "expired", "discarded"))
 DEFAULT_LOG_FILES = ("/var/log/mail.log", "/var/log/maillog")
 MAX_LINE = 64 * 1024
 MAX_OPEN = 10000
+# The ranges of the numeric options (inclusive). ``since`` as a duration reaches back at most 100 years.
+LIMITS = {
+    "limit": (0, 1000000),
+    "timeout": (0, 86400),
+    "poll_interval": (0.05, 3600),
+    "since": (0, 100 * 366 * 86400),
+}
 
 
 class PostfixLogError(Exception):
@@ -87,6 +101,16 @@ class PostfixLogError(Exception):
 
 class LogSourceError(PostfixLogError):
     """A log source cannot be found or read."""
+
+
+class NotARegularFile(LogSourceError):
+    """A log path names a directory, a device, a FIFO or a socket: reading it could block or never end."""
+
+    def __init__(self, path: str, kind: str, option: str | None = None) -> None:
+        where = f"{option}: " if option else ""
+        super().__init__(f"{where}{path} is {kind}, not a regular file; give the path of a log file (a symlink to one is fine)")
+        self.path = path
+        self.kind = kind
 
 
 class InvalidQuery(PostfixLogError):
@@ -151,7 +175,10 @@ def _parse_iso(value: str, tz: _dt.tzinfo | None) -> _dt.datetime | None:
     sign = -1 if offset[0] == "-" else 1
     digits = offset[1:].replace(":", "")
     delta = _dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
-    return naive.replace(tzinfo=_dt.timezone(sign * delta))
+    try:
+        return naive.replace(tzinfo=_dt.timezone(sign * delta))
+    except ValueError:  # an offset of a day or more
+        return None
 
 
 _BSD_LAST: list[t.Any] = [None, None, None, None]  # stamp, reference, tz, result: consecutive lines share their second
@@ -815,12 +842,67 @@ def rotated_files(path: str) -> list[str]:
     return [entry[2] for entry in sorted(found)]
 
 
-def open_log(path: str) -> t.TextIO:
-    """Open a log file as text, decompressing gzip, bzip2 or xz (detected by magic bytes)."""
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in _FILE_KINDS:
+        if test(mode):
+            return kind
+    return "not a regular file"  # pragma: no cover - door files and the like
+
+
+def regular_file(path: str, option: str | None = None) -> bool:
+    """True if ``path`` is a regular file (symlinks followed), False if it does not exist.
+
+    Raise :class:`NotARegularFile` (naming ``option`` when given) for a directory, a device, a FIFO or a socket:
+    opening a FIFO blocks until a writer comes, and ``/dev/zero`` never ends.
+    """
     try:
-        raw = open(path, "rb")
-    except OSError as exc:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return False
+    except (OSError, ValueError) as exc:
+        where = f"{option}: " if option else ""
+        raise LogSourceError(f"{where}Cannot read {path}: {exc}") from exc
+    if not stat.S_ISREG(st.st_mode):
+        raise NotARegularFile(path, _file_kind(st.st_mode), option)
+    return True
+
+
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def _open_regular(path: str, option: str | None) -> t.BinaryIO:
+    """Open a regular file for reading; never block on a FIFO, never read a device (checked again on the open file)."""
+    regular_file(path, option)  # before open(): opening some devices has effects of its own
+    try:
+        fd = os.open(path, _OPEN_FLAGS)
+    except (OSError, ValueError) as exc:
         raise LogSourceError(f"Cannot open {path}: {exc}") from exc
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):  # replaced between the check and the open
+            raise NotARegularFile(path, _file_kind(mode), option)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def open_log(path: str, option: str | None = None) -> t.TextIO:
+    """Open a log file as text, decompressing gzip, bzip2 or xz (detected by magic bytes).
+
+    Only regular files are opened (:class:`NotARegularFile` otherwise, naming ``option`` when given).
+    """
+    raw = _open_regular(path, option)
     try:
         magic = raw.read(6)
         raw.seek(0)
@@ -871,16 +953,20 @@ def iter_lines(handle: t.TextIO, *, max_line: int = MAX_LINE, warnings: list[str
 class FileTail:
     """Read a growing log file: complete lines only, the partial last line is kept until it is finished.
 
+    A line longer than ``max_line`` is dropped whole (also when its end is written later), so a file that is one
+    line of gigabytes is read in ``max_line`` pieces and never held in memory.
     If the file is replaced (rotation) or shrinks (truncation), the rest of the old file is read and the
     new one is followed from its beginning.
     """
 
-    def __init__(self, path: str, *, max_line: int = MAX_LINE) -> None:
+    def __init__(self, path: str, *, max_line: int = MAX_LINE, option: str | None = None) -> None:
         self.path = path
         self.max_line = max_line
-        self._handle = open_log(path)
+        self.option = option
+        self._handle = open_log(path, option)
         self._ident = self._stat_ident()
         self._partial = ""
+        self._skipping = False
 
     def _stat_ident(self) -> tuple[int, int] | None:
         try:
@@ -890,7 +976,6 @@ class FileTail:
         return (st.st_dev, st.st_ino)
 
     def _drain(self, warnings: list[str] | None) -> t.Iterator[str]:
-        skipping = False
         while True:
             try:
                 chunk = self._handle.readline(self.max_line)
@@ -900,17 +985,18 @@ class FileTail:
                 return
             if not chunk:
                 return
-            if not chunk.endswith("\n"):
+            complete = chunk.endswith("\n")
+            if self._skipping:  # the rest of an overlong line
+                self._skipping = not complete
+                continue
+            if not complete:
                 if len(self._partial) + len(chunk) >= self.max_line:
-                    skipping = True
+                    self._skipping = True
                     self._partial = ""
-                    continue
-                self._partial += chunk
+                else:
+                    self._partial += chunk
                 continue
             line, self._partial = self._partial + chunk, ""
-            if skipping:
-                skipping = False
-                continue
             yield line.rstrip("\r\n")[: self.max_line]
 
     def read_lines(self, warnings: list[str] | None = None, *, follow: bool = False) -> t.Iterator[str]:
@@ -930,13 +1016,15 @@ class FileTail:
                 yield self._partial.rstrip("\r\n")
                 self._partial = ""
             self.close()
-            self._handle = open_log(self.path)
+            self._handle = open_log(self.path, self.option)
             self._ident = ident
+            self._skipping = False
             yield from self._drain(warnings)
 
     def flush(self) -> str | None:
         """Return the partial last line (the end of the input was reached), if any."""
         partial, self._partial = self._partial, ""
+        self._skipping = False
         return partial.rstrip("\r\n") or None
 
     def close(self) -> None:
@@ -1019,24 +1107,88 @@ def parse_postqueue_json(lines: t.Iterable[str]) -> list[QueueEntry]:
 # --------------------------------------------------------------------------------------------------
 # since
 
-_DURATION_RE = re.compile(r"^(?:(\d+)\s*([smhdw])\s*)+$", re.IGNORECASE)
-_DURATION_PART_RE = re.compile(r"(\d+)\s*([smhdw])", re.IGNORECASE)
+_DURATION_RE = re.compile(r"^(?:(\d+)\s*([smhdw])\s*)+$", re.IGNORECASE | re.ASCII)
+_DURATION_PART_RE = re.compile(r"(\d+)\s*([smhdw])", re.IGNORECASE | re.ASCII)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# A time after this much from now is refused: a mistake, it would match nothing.
+_SINCE_FUTURE = _dt.timedelta(days=1)
+
+
+def _shown(value: str) -> str:
+    """A value quoted so that every unusual character is visible (and none reaches the terminal raw)."""
+    return json.dumps(value, ensure_ascii=True)
+
+
+def _check_line(value: str | None, option: str) -> None:
+    """Refuse line breaks of every kind (all that str.splitlines() splits on), NUL and other control characters."""
+    if value is None:
+        return
+    problem = forbidden_character(value)
+    if problem is not None:
+        raise InvalidQuery(f"{option} {_shown(value)} contains {problem}; it must be one line of printable characters")
 
 
 def parse_since(value: str, *, now: _dt.datetime | None = None, tz: _dt.tzinfo | None = None) -> _dt.datetime:
-    """``2h``, ``30m``, ``1d12h``, or an ISO time (``2026-11-26T14:00:00``, local time when it has no offset)."""
+    """``2h``, ``30m``, ``1d12h``, or an ISO time (``2026-11-26T14:00:00``, local time when it has no offset).
+
+    A duration reaches back at most 100 years; a time more than a day after ``now`` is refused.
+    """
+    _check_line(value, "since")
     text = value.strip()
     now = now if now is not None else _dt.datetime.now(_dt.timezone.utc)
     if _DURATION_RE.match(text):
         seconds = sum(int(num) * _UNITS[unit.lower()] for num, unit in _DURATION_PART_RE.findall(text))
+        if seconds > LIMITS["since"][1]:
+            raise InvalidQuery(f"since={value!r} reaches back more than 100 years: give a shorter duration or an ISO 8601 time")
         return now - _dt.timedelta(seconds=seconds)
-    if re.match(r"^\d{4}-\d\d-\d\d$", text):
+    if re.match(r"^\d{4}-\d\d-\d\d$", text, re.ASCII):
         text += "T00:00:00"
     parsed = _parse_iso(text, tz)
     if parsed is None:
         raise InvalidQuery(f"Cannot parse since={value!r}: use a duration such as 2h, 30m or 1d, or an ISO 8601 time such as 2026-11-26T14:00:00")
+    if parsed > now + _SINCE_FUTURE:
+        raise InvalidQuery(f"since={value!r} is in the future ({_iso(parsed)}); it would match nothing")
     return parsed
+
+
+def _check_number(value: t.Any, option: str, *, integer: bool, note: str = "") -> None:
+    low, high = LIMITS[option]
+    wrong_type = isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int))
+    if wrong_type or not math.isfinite(value) or not low <= value <= high:
+        kind = "an integer" if integer else "a number"
+        raise InvalidQuery(f"{option} must be {kind} from {low} to {high}{note}, got {value!r}")
+
+
+_QUEUE_ID_RE = re.compile(r"[0-9A-Za-z]{1,64}", re.ASCII)
+_MAX_TEXT = 1000
+
+
+def validate_query(query: LogQuery) -> None:
+    """Check every option of the query; raise :class:`InvalidQuery` naming the option and the rule.
+
+    ``since`` is checked by :func:`parse_since`. Nothing is read before this passes.
+    """
+    _check_number(query.limit, "limit", integer=True, note=" (0 returns all)")
+    _check_number(query.timeout, "timeout", integer=False, note=" seconds")
+    _check_number(query.poll_interval, "poll_interval", integer=False, note=" seconds")
+    for option, values in (("path", query.paths), ("maillog_file", [query.maillog_file] if query.maillog_file else [])):
+        for path in values:
+            _check_line(path, option)
+            if not path:
+                raise InvalidQuery(f"{option} must not contain an empty path")
+    for option, value in (("queue_id", query.queue_id), ("message_id", query.message_id), ("recipient", query.recipient)):
+        _check_line(value, option)
+        if value is not None and len(value) > _MAX_TEXT:
+            raise InvalidQuery(f"{option} is longer than {_MAX_TEXT} characters")
+    if query.queue_id is not None and not _QUEUE_ID_RE.fullmatch(query.queue_id):
+        raise InvalidQuery(f"queue_id {_shown(query.queue_id)} is not a Postfix queue id: letters and digits only, at most 64")
+    unknown = sorted(set(query.statuses or ()) - set(MESSAGE_STATUSES))
+    if unknown:
+        raise InvalidQuery(f"status {', '.join(unknown)} is not one of {', '.join(MESSAGE_STATUSES)}")
+    if query.source not in ("auto", "journald", "file"):
+        raise InvalidQuery(f"source must be auto, journald or file, got {query.source!r}")
+    if query.wait_for_final and not (query.queue_id or query.message_id):
+        raise InvalidQuery("wait_for_final needs queue_id or message_id to know which message to follow")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1101,10 +1253,15 @@ class _Feeder:
             self.collector.add(record)
 
 
-def _resolve_files(query: LogQuery, runner: CommandRunner) -> list[str]:
-    explicit = list(query.paths) + ([query.maillog_file] if query.maillog_file else [])
+def _resolve_files(query: LogQuery, runner: CommandRunner, warnings: list[str]) -> list[tuple[str, str | None]]:
+    """The log files to read with the option that named each (None for a file found by default).
+
+    Files named in ``path`` or ``maillog_file`` must be regular files (:class:`NotARegularFile` otherwise); a default
+    file that is not one is skipped with a warning.
+    """
+    explicit = [(path, "path") for path in query.paths] + ([(query.maillog_file, "maillog_file")] if query.maillog_file else [])
     if explicit:
-        missing = [path for path in explicit if not os.path.exists(path) and not (query.include_rotated and rotated_files(path))]
+        missing = [path for path, option in explicit if not regular_file(path, option) and not (query.include_rotated and rotated_files(path))]
         if missing:
             raise LogSourceError(f"Log file not found: {', '.join(missing)}")
         return explicit
@@ -1112,11 +1269,14 @@ def _resolve_files(query: LogQuery, runner: CommandRunner) -> list[str]:
     if postconf:
         rc, out, _err = runner.run([postconf, "-h", "maillog_file"])
         candidate = out.strip() if rc == 0 else ""
-        if candidate.startswith("/") and os.path.isfile(candidate):
-            return [candidate]
+        if candidate.startswith("/") and os.path.isfile(candidate):  # not /dev/stdout (Postfix in a container)
+            return [(candidate, None)]
     for path in DEFAULT_LOG_FILES:
-        if os.path.exists(path):
-            return [path]
+        try:
+            if regular_file(path):
+                return [(path, None)]
+        except LogSourceError as exc:
+            warnings.append(f"{exc}: skipped")
     return []
 
 
@@ -1141,10 +1301,9 @@ def run_query(
 
     Raises :class:`WaitTimeout` when ``wait_for_final`` gives up, :class:`LogSourceError` when no log can be read.
     """
+    validate_query(query)
     warnings: list[str] = []
     log_filter = query.log_filter()
-    if query.wait_for_final and not (query.queue_id or query.message_id):
-        raise InvalidQuery("wait_for_final needs queue_id or message_id to know which message to follow")
     collector = ResultCollector(log_filter, query.limit)
     feeder = _Feeder(query, collector)
     now = now if now is not None else _dt.datetime.now(_dt.timezone.utc)
@@ -1153,9 +1312,9 @@ def run_query(
     journalctl: str | None = None
 
     source = query.source
-    files: list[str] = []
+    files: list[tuple[str, str | None]] = []
     if source in ("auto", "file"):
-        files = _resolve_files(query, runner)
+        files = _resolve_files(query, runner, warnings)
         if not files:
             if source == "file":
                 raise LogSourceError(f"No Postfix log file found (tried {', '.join(DEFAULT_LOG_FILES)}); set path or maillog_file")
@@ -1169,24 +1328,27 @@ def run_query(
         sources.append("journald")
         _read_journal(journalctl, query, runner, feeder)
     else:
-        for path in files:
+        for path, option in files:
             for rotated in rotated_files(path) if query.include_rotated else []:
                 mtime = _mtime(rotated)
                 if query.since is not None and mtime is not None and mtime < query.since:
                     continue
-                sources.append(rotated)
                 try:
                     handle = open_log(rotated)
+                except NotARegularFile as exc:  # a sibling nobody named: skipped, the named files are still read
+                    warnings.append(f"Skipped {rotated}: it is {exc.kind}, not a regular file")
+                    continue
                 except LogSourceError as exc:
                     warnings.append(str(exc))
                     continue
+                sources.append(rotated)
                 with handle:
                     for raw in iter_lines(handle, warnings=warnings, name=rotated):
                         feeder.feed_line(raw, mtime)
-            if not os.path.exists(path):
+            if not regular_file(path, option):
                 continue
             sources.append(path)
-            tail = FileTail(path)
+            tail = FileTail(path, option=option)
             tails.append(tail)
             reference = _mtime(path) or now
             for raw in tail.read_lines(warnings):

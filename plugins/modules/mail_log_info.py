@@ -16,7 +16,12 @@ description:
     plus the rejects of the SMTP server (C(NOQUEUE: reject: ...)).
   - Classic syslog and ISO 8601 timestamps, C(journalctl -o json) and C(-o short-iso) output, rotated files and gzip, bzip2 or
     xz compressed files are read. Damaged or truncated lines are skipped. Files are read line by line, so a large log does not
-    need much memory.
+    need much memory; a line longer than 64 KiB is skipped (read in pieces, never held whole), so a file that is one endless
+    line cannot fill the memory.
+  - Only regular files are read. A path that names a directory, a device (such as V(/dev/zero)), a FIFO or a socket is
+    refused before anything is read, because reading it could block or never end; a symlink to a regular file is followed.
+  - Every option is checked before anything is read or run; a value out of range, or a text option with a line break or
+    another control character, fails with a message that names the option and the rule.
   - Every record whose status is not V(sent) carries a C(diagnosis) from the collection's diagnosis catalogue, the same one
     that M(mailops.notify.smtp_test) uses.
   - With O(wait_for_final=true) the module follows one message until it has left the queue (sent, bounced, expired or discarded).
@@ -38,18 +43,24 @@ options:
   path:
     description:
       - Log files to read, in this order. Each may be plain or compressed.
-      - When not set, the module looks for the default files described in O(source).
+      - Each must be a regular file or a symlink to one; a directory, a device, a FIFO or a socket is refused.
+      - When not set, the module looks for the default files described in O(source). A default file that is not a regular
+        file is skipped with a warning.
     type: list
     elements: path
     aliases: [paths]
   maillog_file:
     description:
       - The file Postfix's C(postlogd) writes (the C(maillog_file) parameter of C(main.cf)), read after O(path).
+      - It must be a regular file or a symlink to one. Postfix's V(/dev/stdout) (in a container) cannot be read; use
+        O(source=journald) or the container's log there.
     type: path
   include_rotated:
     description:
       - Also read the rotated files next to each log file (C(mail.log.1), C(mail.log.2.gz), C(maillog-20261120.gz)), oldest first.
       - Rotated files last modified before O(since) are skipped.
+      - A rotated name that is not a regular file (a directory, a FIFO, a device) is skipped with a warning; the other files
+        are still read.
     type: bool
     default: false
   since:
@@ -57,10 +68,12 @@ options:
       - Only return messages seen and rejects logged at or after this time.
       - A duration back from now such as V(2h), V(30m), V(1d) or V(1h30m), or an ISO 8601 time such as V(2026-11-26T14:00:00)
         (local time when it has no offset).
+      - A duration reaches back at most 100 years; a time more than one day in the future is refused.
     type: str
   queue_id:
     description:
       - Only return the message with this Postfix queue id (short hex ids and long ids are both accepted).
+      - Letters and digits only, at most 64 characters.
     type: str
   message_id:
     description:
@@ -91,17 +104,18 @@ options:
     default: false
   timeout:
     description:
-      - How many seconds O(wait_for_final) waits at most.
+      - How many seconds O(wait_for_final) waits at most, from V(0) (look once) to V(86400) (one day).
     type: int
     default: 120
   poll_interval:
     description:
-      - Seconds between two reads of the log while O(wait_for_final) waits.
+      - Seconds between two reads of the log while O(wait_for_final) waits, from V(0.05) to V(3600).
     type: float
     default: 2.0
   limit:
     description:
       - Return at most this many messages and this many rejects (and queue entries), the newest ones. V(0) returns all.
+      - From V(0) to V(1000000).
       - RV(summary.messages) and RV(summary.rejects) always count every match.
     type: int
     default: 100
@@ -452,12 +466,16 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.mailops.notify.plugins.module_utils._postfix_log import (
     MESSAGE_STATUSES,
+    InvalidQuery,
     LogQuery,
     PostfixLogError,
     WaitTimeout,
     parse_since,
     run_query,
 )
+
+# Keys fail_json sets itself: a result that carries them must not pass them twice.
+_OWN_KEYS = ("msg", "changed", "failed")
 
 
 class _ModuleRunner:
@@ -508,13 +526,15 @@ def main() -> None:
             statuses=params["status"],
             include_queue=params["include_queue"],
             wait_for_final=params["wait_for_final"],
-            timeout=float(params["timeout"]),
-            poll_interval=max(0.05, params["poll_interval"]),
+            timeout=params["timeout"],
+            poll_interval=params["poll_interval"],
             limit=params["limit"],
         )
         result, warnings = run_query(query, _ModuleRunner(module))
     except WaitTimeout as exc:
-        module.fail_json(msg=str(exc), changed=False, **exc.result)
+        module.fail_json(msg=str(exc), changed=False, **{k: v for k, v in exc.result.items() if k not in _OWN_KEYS})
+    except InvalidQuery as exc:
+        module.fail_json(msg=str(exc), changed=False)
     except PostfixLogError as exc:
         module.fail_json(msg=f"Cannot read the Postfix log: {exc}")
     for warning in warnings:

@@ -11,6 +11,7 @@ import json
 import lzma
 import os
 import shutil
+import threading
 import time
 import tracemalloc
 from pathlib import Path
@@ -964,3 +965,161 @@ def test_copy_of_fixture_dir_is_untouched(tmp_path):
     for name in before:
         run_query(LogQuery(paths=[str(copy / name)], include_rotated=True, tz=UTC), FakeRunner(), now=REF)
     assert {p.name: p.read_bytes() for p in copy.iterdir()} == before
+
+
+# --------------------------------------------------------------------------------------------------
+# Paths that are not regular files, endless lines, option ranges
+
+
+@pytest.fixture
+def fifo(tmp_path):
+    """A FIFO; a watchdog opens it for writing after 5 s, so that a reader that blocks on it (a regression) ends."""
+    path = tmp_path / "mail.log"
+    os.mkfifo(path)
+
+    def unblock():
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:  # no reader: nothing blocks
+            pass
+
+    watchdog = threading.Timer(5, unblock)
+    watchdog.start()
+    yield path
+    watchdog.cancel()
+
+
+def test_open_log_refuses_a_fifo_without_blocking(fifo):
+    started = time.monotonic()
+    with pytest.raises(pl.NotARegularFile, match=r"^maillog_file: .*mail\.log is a FIFO \(named pipe\), not a regular file"):
+        open_log(str(fifo), "maillog_file")
+    assert time.monotonic() - started < 1
+
+
+def test_open_log_checks_the_opened_file_too(fifo, monkeypatch):
+    """A path swapped for a FIFO between the check and the open is still refused, and the open does not block."""
+    monkeypatch.setattr(pl, "regular_file", lambda path, option=None: True)
+    started = time.monotonic()
+    with pytest.raises(pl.NotARegularFile, match="is a FIFO"):
+        open_log(str(fifo))
+    assert time.monotonic() - started < 1
+
+
+def test_regular_file():
+    assert pl.regular_file(str(FIXTURES / "ghes_inbound.log")) is True
+    assert pl.regular_file(str(FIXTURES / "no-such.log")) is False
+    with pytest.raises(pl.NotARegularFile, match=r"^path: /dev/zero is a character device, not a regular file"):
+        pl.regular_file("/dev/zero", "path")
+    with pytest.raises(pl.NotARegularFile, match="is a directory"):
+        pl.regular_file(str(FIXTURES))
+    with pytest.raises(LogSourceError, match="Cannot read"):
+        pl.regular_file(str(FIXTURES / "ghes_inbound.log" / "x"))
+
+
+def test_run_query_skips_a_default_file_that_is_not_regular(tmp_path, fifo, monkeypatch):
+    default = _write(tmp_path / "maillog", (FIXTURES / "ghes_inbound.log").read_text())
+    monkeypatch.setattr(pl, "DEFAULT_LOG_FILES", (str(fifo), str(default)))
+    result, warnings = run_query(LogQuery(), FakeRunner(), now=REF)
+    assert result["summary"]["sources"] == [str(default)]
+    assert warnings == [f"{fifo} is a FIFO (named pipe), not a regular file; give the path of a log file (a symlink to one is fine): skipped"]
+
+
+def test_a_line_of_hundreds_of_megabytes_is_read_in_pieces_and_dropped(tmp_path):
+    """No newline for 300 MB (a sparse file): constant memory, and neither its start nor its tail is taken for a line."""
+    path = tmp_path / "mail.log"
+    good = (FIXTURES / "ghes_inbound.log").read_text()
+    with path.open("wb") as fh:
+        fh.write(good.encode())
+        fh.seek(300 * 1024 * 1024 + 12345, os.SEEK_CUR)  # NUL bytes, not a multiple of the read size
+        fh.write(b"tail of the endless line")
+    os.utime(path, (REF.timestamp(), REF.timestamp()))
+    tracemalloc.start()
+    try:
+        result, warnings = run_query(LogQuery(paths=[str(path)], tz=UTC), FakeRunner(), now=REF)
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert warnings == []
+    assert result["summary"]["lines_read"] == len(good.splitlines())
+    assert [m["queue_id"] for m in result["messages"]] == ["51DC9163323"]
+    assert peak < 4 * 1024 * 1024, f"peak memory {peak} bytes"
+
+
+def test_file_tail_drops_an_overlong_line_that_ends_later(tmp_path):
+    path = tmp_path / "mail.log"
+    path.write_text("one\n" + "x" * 100)
+    tail = FileTail(str(path), max_line=32)
+    assert list(tail.read_lines(follow=True)) == ["one"]
+    with path.open("a") as fh:
+        fh.write("y" * 10)  # still the same overlong line
+    assert list(tail.read_lines(follow=True)) == []
+    with path.open("a") as fh:
+        fh.write("z\ntwo\nthr")
+    assert list(tail.read_lines(follow=True)) == ["two"]
+    assert tail.flush() == "thr"
+    tail.close()
+
+
+def test_file_tail_flush_does_not_return_the_tail_of_an_overlong_line(tmp_path):
+    path = tmp_path / "mail.log"
+    path.write_text("one\n" + "x" * 100)
+    tail = FileTail(str(path), max_line=32)
+    assert list(tail.read_lines()) == ["one"]
+    assert tail.flush() is None
+    tail.close()
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"limit": -1}, "limit must be an integer from 0 to 1000000 (0 returns all), got -1"),
+        ({"limit": 1.5}, "limit must be an integer from 0 to 1000000 (0 returns all), got 1.5"),
+        ({"limit": True}, "limit must be an integer from 0 to 1000000 (0 returns all), got True"),
+        ({"timeout": -0.1}, "timeout must be a number from 0 to 86400 seconds, got -0.1"),
+        ({"timeout": float("nan")}, "timeout must be a number from 0 to 86400 seconds, got nan"),
+        ({"poll_interval": 0.01}, "poll_interval must be a number from 0.05 to 3600 seconds, got 0.01"),
+        ({"poll_interval": 3601}, "poll_interval must be a number from 0.05 to 3600 seconds, got 3601"),
+        ({"paths": [""]}, "path must not contain an empty path"),
+        (
+            {"paths": ["/var/log/mail.log\v"]},
+            'path "/var/log/mail.log\\u000b" contains a line break (U+000B) at position 17; it must be one line of printable characters',
+        ),
+        ({"queue_id": "x" * 65}, "is not a Postfix queue id: letters and digits only, at most 64"),
+        ({"recipient": "a" * 1001}, "recipient is longer than 1000 characters"),
+        ({"statuses": ["lost"]}, "status lost is not one of sent, deferred, bounced, expired, discarded, queued"),
+        ({"source": "syslog"}, "source must be auto, journald or file, got 'syslog'"),
+    ],
+)
+def test_validate_query(fields, message):
+    with pytest.raises(InvalidQuery) as raised:
+        pl.validate_query(LogQuery(**fields))
+    assert str(raised.value).endswith(message) if fields.get("queue_id") else str(raised.value) == message
+    runner = FakeRunner({"postconf": (0, "/var/log/mail.log\n", ""), "journalctl": (0, "", "")})
+    with pytest.raises(InvalidQuery):
+        run_query(LogQuery(**fields), runner, now=REF)
+    assert runner.calls == []  # nothing was run before the options were checked
+
+
+def test_validate_query_accepts_the_edges():
+    for fields in ({"limit": 0}, {"limit": 1000000}, {"timeout": 0}, {"timeout": 86400.0}, {"poll_interval": 0.05}, {"queue_id": "4Ld1XQ0Zbkz1xpQ"}):
+        pl.validate_query(LogQuery(**fields))
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("36601d", "since='36601d' reaches back more than 100 years"),
+        ("9" * 30 + "w", "reaches back more than 100 years"),
+        ("2026-11-26T14:00:00+24:00", "Cannot parse since="),
+        ("2026-11-28T15:00:01+00:00", "since='2026-11-28T15:00:01+00:00' is in the future (2026-11-28T15:00:01+00:00); it would match nothing"),
+        ("\u0662h", "Cannot parse since="),  # an Arabic-Indic digit is not a duration
+        ("2h\r", 'since "2h\\r" contains a line break (U+000D) at position 2'),
+        ("2h\x0c", 'since "2h\\f" contains a line break (U+000C) at position 2'),
+        ("\x1c2h", 'since "\\u001c2h" contains a line break (U+001C) at position 0'),
+        ("2h\x1b", 'since "2h\\u001b" contains a control character (U+001B) at position 2'),
+    ],
+)
+def test_parse_since_out_of_range(value, message):
+    with pytest.raises(InvalidQuery) as raised:
+        parse_since(value, now=REF, tz=UTC)
+    assert str(raised.value).startswith(message) or message in str(raised.value)

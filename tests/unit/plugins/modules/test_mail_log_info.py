@@ -9,6 +9,7 @@ import gzip
 import json
 import os
 import shlex
+import socket
 import threading
 import time
 from pathlib import Path
@@ -177,7 +178,7 @@ def test_rotated_gzip_and_maillog_file(tmp_path):
     ("args", "message"),
     [
         ({"path": ["/nonexistent/mail.log"]}, "Cannot read the Postfix log: Log file not found: /nonexistent/mail.log"),
-        ({"path": ["{fixture}"], "since": "last tuesday"}, "Cannot read the Postfix log: Cannot parse since='last tuesday'"),
+        ({"path": ["{fixture}"], "since": "last tuesday"}, "Cannot parse since='last tuesday': use a duration"),
         ({"path": ["{fixture}"], "wait_for_final": True}, "wait_for_final is True but any of the following are missing: queue_id, message_id"),
         ({"path": ["{fixture}"], "status": ["lost"]}, "value of status must be one or more of"),
     ],
@@ -297,3 +298,135 @@ def test_wait_for_final_message_never_logged(tmp_path):
     assert failed
     assert result["msg"] == "Timeout after 0s waiting for a final status of queue_id=FFFFFFFFFF (last status: not found in the log)"
     assert result["messages"] == []
+
+
+# --------------------------------------------------------------------------------------------------
+# Paths that are not regular files, and out-of-range options: refused before anything is read
+
+
+def _returns_within(seconds: float, args: dict, *, unblock: Path | None = None) -> tuple[bool, dict]:
+    """Run the module in a thread; fail the test when it has not returned after ``seconds``.
+
+    ``unblock`` is a FIFO that is opened for writing afterwards, so that a reader stuck on it (the old behaviour)
+    ends and the test run goes on.
+    """
+    box: dict = {}
+
+    def target():
+        try:
+            box["outcome"] = run_module(args)
+        except BaseException as exc:  # handed to the test thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    started = time.monotonic()
+    thread.start()
+    thread.join(seconds)
+    elapsed = time.monotonic() - started
+    if thread.is_alive() and unblock is not None:
+        fd = os.open(unblock, os.O_WRONLY | os.O_NONBLOCK)
+        os.close(fd)
+        thread.join(5)
+    assert elapsed < seconds, f"the module did not return within {seconds}s"
+    if "error" in box:
+        raise box["error"]
+    return box["outcome"]
+
+
+@pytest.fixture
+def special_files(tmp_path):
+    """A FIFO, a directory and a Unix socket next to a real log; /dev/zero as the endless device."""
+    fifo = tmp_path / "fifo.log"
+    os.mkfifo(fifo)
+    directory = tmp_path / "dir.log"
+    directory.mkdir()
+    sock_path = tmp_path / "s.log"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.bind(str(sock_path))
+    yield {"fifo": fifo, "directory": directory, "socket": sock_path, "device": Path("/dev/zero")}
+    sock.close()
+
+
+@pytest.mark.parametrize(
+    ("kind", "described"),
+    [("fifo", "a FIFO (named pipe)"), ("device", "a character device"), ("directory", "a directory"), ("socket", "a socket")],
+)
+@pytest.mark.parametrize("option", ["path", "maillog_file"])
+def test_non_regular_log_path_is_refused_promptly(special_files, kind, described, option):
+    target = special_files[kind]
+    value = [str(target)] if option == "path" else str(target)
+    failed, result = _returns_within(5, {option: value}, unblock=special_files["fifo"])
+    assert failed
+    assert result["msg"] == (
+        f"Cannot read the Postfix log: {option}: {target} is {described}, not a regular file; give the path of a log file (a symlink to one is fine)"
+    )
+    assert "messages" not in result
+
+
+def test_fifo_behind_a_symlink_is_refused_and_a_symlinked_file_is_read(tmp_path, special_files):
+    link = tmp_path / "mail.log"
+    link.symlink_to(special_files["fifo"])
+    failed, result = _returns_within(5, {"path": [str(link)]}, unblock=special_files["fifo"])
+    assert failed and "is a FIFO (named pipe), not a regular file" in result["msg"]
+    link.unlink()
+    link.symlink_to(FIXTURES / "ghes_inbound.log")
+    failed, result = _returns_within(5, {"path": [str(link)]})
+    assert not failed, result
+    assert [m["queue_id"] for m in result["messages"]] == ["51DC9163323"]
+
+
+def test_rotated_sibling_that_is_not_a_regular_file_is_skipped_with_a_warning(tmp_path):
+    base = _recent_log(tmp_path / "mail.log", "ghes_inbound.log")
+    os.mkfifo(tmp_path / "mail.log.1")
+    (tmp_path / "mail.log.2.gz").mkdir()
+    failed, result = _returns_within(5, {"path": [str(base)], "include_rotated": True}, unblock=tmp_path / "mail.log.1")
+    assert not failed, result
+    assert result["summary"]["sources"] == [str(base)]
+    assert result["warnings"] == [
+        f"Skipped {tmp_path / 'mail.log.2.gz'}: it is a directory, not a regular file",
+        f"Skipped {tmp_path / 'mail.log.1'}: it is a FIFO (named pipe), not a regular file",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"limit": -5}, "limit must be an integer from 0 to 1000000 (0 returns all), got -5"),
+        ({"limit": 10**7}, "limit must be an integer from 0 to 1000000 (0 returns all), got 10000000"),
+        ({"timeout": -1}, "timeout must be a number from 0 to 86400 seconds, got -1"),
+        ({"timeout": 86401}, "timeout must be a number from 0 to 86400 seconds, got 86401"),
+        ({"poll_interval": 0}, "poll_interval must be a number from 0.05 to 3600 seconds, got 0.0"),
+        ({"poll_interval": -2.5}, "poll_interval must be a number from 0.05 to 3600 seconds, got -2.5"),
+        ({"poll_interval": "nan"}, "poll_interval must be a number from 0.05 to 3600 seconds, got nan"),
+        ({"poll_interval": "inf"}, "poll_interval must be a number from 0.05 to 3600 seconds, got inf"),
+        ({"since": "99999999999d"}, "since='99999999999d' reaches back more than 100 years"),
+        ({"since": "2026-11-26T14:00:00+99:00"}, "Cannot parse since='2026-11-26T14:00:00+99:00'"),
+        ({"since": "2999-01-01"}, "since='2999-01-01' is in the future (2999-01-01T00:00:00"),
+        ({"since": "2h\n"}, 'since "2h\\n" contains a line break (U+000A) at position 2'),
+        ({"since": "2h\u2028"}, 'since "2h\\u2028" contains a line break (U+2028) at position 2'),
+        ({"queue_id": "E5F6A7B8C9\r"}, 'queue_id "E5F6A7B8C9\\r" contains a line break (U+000D) at position 10'),
+        ({"queue_id": "E5F6 A7B8"}, 'queue_id "E5F6 A7B8" is not a Postfix queue id: letters and digits only, at most 64'),
+        ({"message_id": "a@b\x00"}, 'message_id "a@b\\u0000" contains a control character (U+0000) at position 3'),
+        ({"recipient": "a@b.example\x85"}, 'recipient "a@b.example\\u0085" contains a line break (U+0085) at position 11'),
+        ({"path": ["/var/log/mail.log\n"]}, 'path "/var/log/mail.log\\n" contains a line break (U+000A) at position 17'),
+        ({"maillog_file": "/var/log/x\x1e"}, 'maillog_file "/var/log/x\\u001e" contains a line break (U+001E) at position 10'),
+    ],
+)
+def test_out_of_range_options_are_refused_before_reading(tmp_path, monkeypatch, special_files, args, message):
+    # A FIFO as the log and a journalctl that records its call: neither may be touched before the options are checked.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    called = tmp_path / "journalctl.called"
+    _fake_command(bin_dir, "journalctl", f"touch {shlex.quote(str(called))}\n")
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    base = {"path": [str(special_files["fifo"])]} if "path" not in args and "maillog_file" not in args else {}
+    failed, result = _returns_within(5, {**base, **args}, unblock=special_files["fifo"])
+    assert failed
+    assert result["msg"].startswith(message), result["msg"]
+    assert result["changed"] is False
+    assert not called.exists()
+    # the same option through journald: journalctl is not run either
+    if "path" not in args and "maillog_file" not in args:
+        failed, result = _returns_within(5, {"source": "journald", **args})
+        assert failed and result["msg"].startswith(message)
+        assert not called.exists()
