@@ -89,9 +89,11 @@ def check_api_url(url: t.Any) -> None:
         raise SettingsValidationError("api_url", "must start with http:// or https://, for example https://ghe.example.com:8443")
     try:
         parts = urlsplit(text)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
+        port = parts.port  # ValueError on a port that is not a number from 0 to 65535
     except ValueError:
-        raise SettingsValidationError("api_url", "is not a valid URL (check the host and the port)") from None
+        port = 0
+    if port == 0:
+        raise SettingsValidationError("api_url", "is not a valid URL (check the host and the port)")
     if "@" in parts.netloc:
         raise SettingsValidationError("api_url", "must not carry credentials (user:password@); set api_username and api_password instead")
     if not parts.hostname or not is_hostname(parts.hostname):

@@ -213,6 +213,8 @@ def test_diff_masks_every_secret_of_the_smtp_object() -> None:
         ("ghe.example.com:8443", "must start with http:// or https://"),
         ("https://ghe.example.com:8443/\nX-Injected: 1", "line break or control character"),
         ("https://", "has no host"),
+        ("https://ghe.example.com:99999", "not a valid URL"),
+        ("https://ghe.example.com:0", "not a valid URL"),
     ],
 )
 def test_api_url_rules(url: str, fragment: str) -> None:
