@@ -10,7 +10,7 @@ import time
 import uuid
 
 import pytest
-import testinfra
+from conftest import lab
 
 # Every test runs once and reaches the hosts it needs through `podman exec` (the molecule podman driver's
 # containers, in the podman configuration that lab/lab.sh env exported).
@@ -25,25 +25,6 @@ REPLY_MAILDIR = "/var/mail/mailops/reply"
 PASSWORD = "lab-relay-secret-7f3a"  # the lab's throw-away relay password (molecule/default/group_vars/all.yml)
 TSIG_SECRET = "bWFpbG9wcy1sYWItdHNpZy1rZXktZm9yLXRlc3RzLW9ubHk="  # the lab's throw-away TSIG key
 WAIT = 30
-
-
-def lab(name):
-    return testinfra.get_host(f"podman://{name}")
-
-
-@pytest.fixture(scope="module")
-def appliance():
-    return lab("appliance")
-
-
-@pytest.fixture(scope="module")
-def relay():
-    return lab("relay")
-
-
-@pytest.fixture(scope="module")
-def outside():
-    return lab("outside")
 
 
 def wait_for_file_with(host, directory, token):
