@@ -24,6 +24,7 @@ import tempfile
 import typing as t
 from dataclasses import dataclass
 
+from ansible_collections.mailops.notify.plugins.module_utils._postfix_input import forbidden_character
 from ansible_collections.mailops.notify.plugins.module_utils._redact import Redactor, find_secrets
 from ansible_collections.mailops.notify.plugins.module_utils._report import render_report
 from ansible_collections.mailops.notify.plugins.module_utils._verdict import Verdict, analyze, firewall_port_state
@@ -35,6 +36,7 @@ __all__ = [
     "SecretLeakError",
     "build_bundle",
     "bundle_prefix",
+    "check_dest",
     "tar_gz",
     "write_private",
 ]
@@ -76,6 +78,34 @@ def bundle_prefix(dest: str) -> str:
     return name
 
 
+def check_dest(dest: str) -> str:
+    """Check that the tarball can be written at ``dest`` before anything is built; return the directory it goes in.
+
+    ``dest`` must name a file (not a directory), be one line, and the nearest existing directory above it must be a
+    directory the module may write into (missing directories below it are created by :func:`write_private`).
+    Raise :class:`BundleError` naming ``dest`` and the rule.
+    """
+    if not isinstance(dest, str) or not dest:
+        raise BundleError("dest must be the path of the tarball to write")
+    problem = forbidden_character(dest)
+    if problem is not None:
+        raise BundleError(f"dest {json.dumps(dest)} contains {problem}; it must be one line")
+    if dest.endswith("/") or os.path.isdir(dest):
+        raise BundleError(f"dest {dest} is a directory; give the path of the tarball to write, for example {dest.rstrip('/')}/mail-support.tar.gz")
+    if os.path.lexists(dest) and not os.path.isfile(dest):
+        raise BundleError(f"dest {dest} exists and is not a regular file; it is not replaced")
+    directory = os.path.dirname(os.path.abspath(dest))
+    existing = directory
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise BundleError(f"dest {dest}: {existing} is not a directory, so the directory for the tarball cannot be created")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "write into" if existing == directory else f"create {directory} in"
+        raise BundleError(f"dest {dest}: cannot {what} {existing} (permission denied or read-only)")
+    return directory
+
+
 def _postconf_text(value: t.Any) -> str:
     if isinstance(value, t.Mapping):
         if value.get("skipped"):
@@ -109,6 +139,10 @@ def build_bundle(
     """Redact, analyse, render and scan; raise :class:`SecretLeakError` when a secret form is left anywhere."""
     if not isinstance(evidence, t.Mapping):
         raise BundleError("evidence must be a dictionary")
+    for where, value in (("hostname", hostname), ("evidence hostname", evidence.get("hostname"))):
+        problem = forbidden_character(value) if isinstance(value, str) else None
+        if problem is not None:
+            raise BundleError(f"{where} contains {problem}; it must be one line")
     redactor = Redactor(secrets)
     generated_at = generated_at or datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0).isoformat()
     cleaned = _clean(evidence)

@@ -14,7 +14,14 @@ A secret is masked in every form in which it can appear in SMTP evidence:
   as :func:`ansible_collections.mailops.notify.plugins.module_utils._smtp.build_secrets` computes them;
 * the *base64 fragments* of the password: the part of the base64 text that depends only on the password, for each of
   the three byte alignments. Any base64 text that contains the password (whatever user name precedes it) contains one
-  of them, so a PLAIN payload for a user name nobody told us about is still found.
+  of them, so a PLAIN payload for a user name nobody told us about is still found;
+* the *encoded forms* of the password (:func:`encoded_forms`): URL-encoded (``quote`` and ``quote_plus`` with the safe
+  sets that common encoders use, hex digits in upper and lower case), JSON-escaped (``\\uXXXX`` for non-ASCII, in both
+  cases, ``\\/``), and HTML-escaped, as they appear in URLs, registered JSON results and HTML pages; and each of those
+  once more JSON- and HTML-escaped, as ``evidence.json`` and ``report.html`` would write them.
+
+:func:`secret_forms` is the one place that builds this set: the redaction, the report and the leak scan of the support
+bundle all use it. (:func:`_smtp.build_secrets` gives the wire forms; it belongs here and should move down later.)
 
 Besides the known secrets, values of keys that look like secrets (``password``, ``secret``, ``token``...) are masked,
 ``postconf`` parameters whose value carries credentials inline (``static:``, ``inline:`` maps, ``*password*``) are
@@ -24,8 +31,11 @@ masked, and SMTP AUTH payloads in log lines are masked even when the secret is u
 from __future__ import annotations
 
 import base64
+import html
+import json
 import re
 import typing as t
+from urllib.parse import quote, quote_plus
 
 from ansible_collections.mailops.notify.plugins.module_utils._smtp import MASK, build_secrets
 from ansible_collections.mailops.notify.plugins.module_utils._smtp import redact as _replace_forms
@@ -36,6 +46,7 @@ __all__ = [
     "RedactError",
     "Redactor",
     "base64_fragments",
+    "encoded_forms",
     "find_secrets",
     "is_secret_key",
     "redact_auth_lines",
@@ -99,8 +110,61 @@ def base64_fragments(secret: str, *, min_length: int = MIN_FRAGMENT_LENGTH) -> l
     return fragments
 
 
+# The characters that common URL encoders leave alone besides letters, digits and "_.-~": urllib's quote(),
+# quote(safe="/"), JavaScript's encodeURIComponent, and the sub-delimiters that RFC 3986 allows in user info.
+_URL_SAFE_SETS = ("", "/", "!'()*", "!$&'()*+,;=")
+_PERCENT_RE = re.compile(r"%[0-9A-F]{2}")
+_JSON_U_RE = re.compile(r"\\u([0-9a-f]{4})")
+
+
+def _url_forms(secret: str) -> set[str]:
+    forms = set()
+    for safe in _URL_SAFE_SETS:
+        for encoded in (quote(secret, safe=safe), quote_plus(secret, safe=safe)):
+            forms.add(encoded)
+            forms.add(_PERCENT_RE.sub(lambda m: m.group(0).lower(), encoded))
+    return forms
+
+
+def _json_forms(secret: str) -> set[str]:
+    forms = set()
+    for ensure_ascii in (True, False):
+        escaped = json.dumps(secret, ensure_ascii=ensure_ascii)[1:-1]
+        forms.add(escaped)
+        forms.add(escaped.replace("/", "\\/"))
+        # Go and others escape <, > and & in JSON; some write the hex digits of \u in upper case
+        forms.add(escaped.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026"))
+    forms.update({_JSON_U_RE.sub(lambda m: "\\u" + m.group(1).upper(), form) for form in forms})
+    return forms
+
+
+def _html_forms(secret: str) -> set[str]:
+    quoted = html.escape(secret, quote=True)
+    return {quoted, html.escape(secret, quote=False), quoted.replace("&#x27;", "&#39;").replace("&quot;", "&#34;")}
+
+
+def encoded_forms(secret: str) -> set[str]:
+    """The forms of ``secret`` in URLs, JSON and HTML, and each of them once more JSON- and HTML-escaped.
+
+    The plain secret is one of them. The second layer is what the bundle's ``evidence.json`` and ``report.html`` write
+    for an encoded form in the evidence (``p\\u00e9ss`` becomes ``p\\\\u00e9ss`` in JSON).
+    """
+    if not secret:
+        return set()
+    first = {secret} | _url_forms(secret) | _json_forms(secret) | _html_forms(secret)
+    second = set()
+    for form in first:
+        second.add(json.dumps(form)[1:-1])
+        second.add(html.escape(form, quote=True))
+    return {form for form in first | second if form}
+
+
 def secret_forms(secrets: t.Iterable[str | None], usernames: t.Iterable[str | None] = ()) -> list[str]:
-    """Every form of every secret, longest first: plain, base64 AUTH payloads, and base64 fragments."""
+    """Every form of every secret, longest first: the wire forms of :func:`_smtp.build_secrets` (plain, base64 AUTH
+    payloads), the base64 fragments, and the URL-, JSON- and HTML-encoded forms of :func:`encoded_forms`.
+
+    This is the one function that decides what a secret looks like in evidence; redaction and leak scans use it.
+    """
     forms: set[str] = set()
     users = [u for u in usernames if u] or [None]
     for value in secrets:
@@ -110,6 +174,7 @@ def secret_forms(secrets: t.Iterable[str | None], usernames: t.Iterable[str | No
         for user in users:
             forms.update(build_secrets(user, secret))
         forms.update(base64_fragments(secret))
+        forms.update(encoded_forms(secret))
     return sorted(forms, key=lambda f: (-len(f), f))
 
 

@@ -20,10 +20,16 @@ description:
   - Writes a gzip-compressed tarball O(dest) with mode C(0600) that contains C(verdict.txt), C(report.html) (one
     self-contained page without JavaScript or external assets that draws the mail path with each hop green or red),
     C(evidence.json) and C(postconf.txt).
-  - Everything is redacted before it is written. Every value in O(secrets) is masked in plain text and in the base64
-    forms of SMTP AUTH payloads; values of keys that look like passwords, C(postconf) parameters with inline credentials
-    and AUTH payloads in logs are masked too. Before writing, the module scans every member for every form of every
-    secret and fails, writing nothing, when one is found.
+  - Everything is redacted before it is written. Every value in O(secrets) is masked in plain text, in the base64
+    forms of SMTP AUTH payloads, URL-encoded (as C(quote) and C(quote_plus) write it, C(+) for a space, upper or lower
+    case hex), JSON-escaped (C(\uXXXX) for non-ASCII characters) and HTML-escaped; values of keys that look like
+    passwords, C(postconf) parameters with inline credentials and AUTH payloads in logs are masked too. Before writing,
+    the module scans every member and its own result for every form of every secret and fails, writing nothing, when one
+    is found.
+  - O(evidence) and O(secrets) are C(no_log): the result shows them as hidden in C(invocation) (also at C(-vvv)), the
+    host's log does not get them, and every form of every secret is masked in whatever the module returns.
+  - O(dest) is checked before anything is built, also in check mode; a path that cannot be written fails with a
+    message that names O(dest).
   - Run it on the controller with C(delegate_to=localhost), so the bundle stays where the operator is.
 author: mailops.notify contributors (@mailops)
 extends_documentation_fragment:
@@ -54,6 +60,7 @@ options:
       - C(firewall) is a dictionary with C(backend) (V(nftables), V(firewalld), V(ufw) or V(none)), C(output) (the output
         of C(nft list ruleset), C(firewall-cmd --list-all) or C(ufw status verbose)) and C(rc). The backend can also be
         given as a first output line C(backend) followed by a colon and the name.
+      - The evidence carries secrets (transcripts, logs), so it is C(no_log); the task needs no C(no_log) of its own.
       - C(relay) is a dictionary with C(host), C(port) and C(security) of the relay; without it the relay is read from
         C(relayhost) in C(postconf). C(inbound) (a boolean) says whether replies by email are expected; without it, it is
         guessed from C(dns) and C(postconf). C(reply_domain) defaults to C(reply.<hostname>). C(log_hours) is the period
@@ -64,8 +71,8 @@ options:
   secrets:
     description:
       - The secrets to remove from the bundle and from the result, for example the relay password and the TSIG key.
-      - Each is masked in plain text, as C(base64(secret)), as the base64 of the C(AUTH PLAIN) payload, and as any base64
-        text that contains it.
+      - Each is masked in plain text, as C(base64(secret)), as the base64 of the C(AUTH PLAIN) payload, as any base64
+        text that contains it, and URL-encoded, JSON-escaped and HTML-escaped.
     type: list
     elements: str
     default: []
@@ -73,6 +80,8 @@ options:
     description:
       - The path of the tarball to write, on the host the module runs on (the controller with C(delegate_to=localhost)).
       - Missing parent directories are created with mode C(0700). An existing file is replaced.
+      - It must not be a directory or an existing non-regular file, and the nearest existing directory above it must be
+        writable; otherwise the module fails before building anything, and writes nothing.
     type: path
     required: true
   hostname:
@@ -212,45 +221,76 @@ from ansible_collections.mailops.notify.plugins.module_utils._bundle import (
     SecretLeakError,
     build_bundle,
     bundle_prefix,
+    check_dest,
     tar_gz,
     write_private,
 )
+from ansible_collections.mailops.notify.plugins.module_utils._redact import secret_forms
 from ansible_collections.mailops.notify.plugins.module_utils._verdict import VerdictError
+
+ARGUMENT_SPEC = {
+    "evidence": {"type": "dict", "required": True, "no_log": True},
+    "secrets": {"type": "list", "elements": "str", "default": [], "no_log": True},
+    "dest": {"type": "path", "required": True},
+    "hostname": {"type": "str"},
+}
+# What Ansible shows for a no_log option.
+_HIDDEN = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+# Keys fail_json and exit_json set themselves: a result that carries them must not pass them twice.
+_OWN_KEYS = ("msg", "changed", "failed", "invocation")
+
+
+def _private(module: AnsibleModule) -> None:
+    """Make Ansible hide exactly the secrets, in every form, in what the module returns.
+
+    The evidence is no_log, so Ansible would mask every one of its strings ("ok", "25", host names) wherever it
+    appears in the result, which would garble the verdict. The module redacts the evidence itself; what Ansible still
+    masks in the result is every form of every secret. The invocation shows the evidence as hidden.
+    """
+    module.no_log_values.clear()
+    module.no_log_values.update(secret_forms(module.params["secrets"]))
+
+
+def _invocation(module: AnsibleModule) -> dict:
+    args = {name: (_HIDDEN if spec.get("no_log") and module.params.get(name) else module.params.get(name)) for name, spec in ARGUMENT_SPEC.items()}
+    return {"module_args": args}
+
+
+def _fail(module: AnsibleModule, msg: str, **result) -> None:
+    extra = {k: v for k, v in result.items() if k not in _OWN_KEYS}
+    module.fail_json(msg=msg, changed=False, invocation=_invocation(module), **extra)
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec={
-            "evidence": {"type": "dict", "required": True},
-            "secrets": {"type": "list", "elements": "str", "default": [], "no_log": True},
-            "dest": {"type": "path", "required": True},
-            "hostname": {"type": "str"},
-        },
-        supports_check_mode=True,
-    )
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    _private(module)
     p = module.params
     dest = p["dest"]
+    try:
+        check_dest(dest)
+    except BundleError as exc:
+        _fail(module, f"Cannot write the support bundle: {exc}", bundle=dest, written=False)
     prefix = bundle_prefix(dest)
     try:
         bundle = build_bundle(p["evidence"], p["secrets"], hostname=p["hostname"] or "", prefix=prefix)
     except SecretLeakError as exc:
-        module.fail_json(msg=f"Refusing to write the support bundle: {exc}", bundle=dest, written=False)
+        _fail(module, f"Refusing to write the support bundle: {exc}", bundle=dest, written=False)
     except (BundleError, VerdictError) as exc:
-        module.fail_json(msg=f"Cannot build the support bundle: {exc}", bundle=dest, written=False)
+        _fail(module, f"Cannot build the support bundle: {exc}", bundle=dest, written=False)
     result = bundle.result()
     result.update(
         changed=True,
         bundle=dest,
         members=[f"{prefix}/{name}" for name in bundle.members],
         written=False,
-        msg="; ".join(result["verdicts"]),
     )
     if not module.check_mode:
         try:
             write_private(dest, tar_gz(bundle.members, prefix))
         except OSError as exc:
-            module.fail_json(msg=f"Failed to write the support bundle to {dest}: {exc}", exception=traceback.format_exc(), **result)
+            _fail(module, f"Cannot write the support bundle: dest {dest}: {exc.strerror or exc}", exception=traceback.format_exc(), **result)
         result["written"] = os.path.exists(dest)
+    result.update(msg="; ".join(result["verdicts"]), invocation=_invocation(module))
     module.exit_json(**result)
 
 

@@ -5,7 +5,10 @@
 from __future__ import annotations
 
 import base64
+import html
 import json
+import re
+from urllib.parse import quote, quote_plus
 
 import pytest
 
@@ -13,6 +16,7 @@ from ansible_collections.mailops.notify.plugins.module_utils._redact import (
     MASK,
     Redactor,
     base64_fragments,
+    encoded_forms,
     find_secrets,
     is_secret_key,
     redact_auth_lines,
@@ -171,3 +175,58 @@ def test_find_secrets_returns_indexes_not_secrets():
     found = find_secrets(b"xx" + b64(PASSWORD).encode() + b"yy", forms)
     assert found and all(isinstance(i, int) for i in found)
     assert find_secrets("nothing here", forms) == []
+
+
+# --------------------------------------------------------------------------------------------------
+# URL-, JSON- and HTML-encoded forms
+
+ODD = "p@ss wörd/<x>&\"y'z\\é"
+
+
+def _encodings(secret: str) -> dict[str, str]:
+    """Each encoding the finding names, computed with the standard library as a gatherer would."""
+    return {
+        "quote": quote(secret, safe=""),
+        "quote default": quote(secret),
+        "quote_plus": quote_plus(secret),
+        "quote lower hex": re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(secret, safe="")),
+        "encodeURIComponent": quote(secret, safe="!~*'()"),
+        "json": json.dumps(secret)[1:-1],
+        "json unicode": json.dumps(secret, ensure_ascii=False)[1:-1],
+        "json in json": json.dumps(json.dumps(secret)[1:-1])[1:-1],
+        "html": html.escape(secret),
+        "html unquoted": html.escape(secret, quote=False),
+        "html of json": html.escape(json.dumps(secret)[1:-1]),
+        "json of html": json.dumps(html.escape(secret))[1:-1],
+    }
+
+
+@pytest.mark.parametrize("secret", ["p@ss", ODD, PASSWORD])
+@pytest.mark.parametrize("encoding", list(_encodings("x")))
+def test_encoded_forms_are_found_and_masked(secret, encoding):
+    form = _encodings(secret)[encoding]
+    assert form in secret_forms([secret])
+    redactor = Redactor([secret])
+    text = f"relay url smtp://u:{form}@relay.example.test/ and more"
+    assert redactor.find(text)
+    masked = redactor.text(text)
+    assert masked == f"relay url smtp://u:{MASK}@relay.example.test/ and more"
+    assert not redactor.find(masked)
+    nested = redactor.value({"note": [text], "json": json.dumps({"k": text})})
+    for other in _encodings(secret).values():
+        assert other not in json.dumps(nested) and other not in json.dumps(nested, ensure_ascii=False)
+
+
+def test_quote_plus_space_form():
+    assert "p%40s+s" in encoded_forms("p@s s")
+    assert Redactor(["p@s s"]).text("pw=p%40s+s&x=1") == f"pw={MASK}&x=1"
+
+
+def test_encoded_forms_of_an_empty_secret():
+    assert encoded_forms("") == set()
+    assert secret_forms([""]) == []
+
+
+def test_non_ascii_json_escapes_in_both_cases():
+    forms = encoded_forms("é")
+    assert {"\\u00e9", "\\u00E9", "é", "%C3%A9", "%c3%a9"} <= forms
