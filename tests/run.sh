@@ -42,6 +42,7 @@ APT_PACKAGES=(
     bind9 bind9-utils                                     # a real nameserver for dns_mail_records tests
     shellcheck                                            # ansible-test sanity checks the shell scripts
     ruby                                                  # `ruby -c` checks the gitlab.rb that smtp_settings writes
+    prometheus-alertmanager                               # amtool check-config and a real Alertmanager for the alertmanager backend
 )
 
 declare -a SUMMARY=()
@@ -67,7 +68,8 @@ run_setup() {
         echo "all ${#APT_PACKAGES[@]} packages present"
     fi
     # bind9 comes with a service that this project does not use; the tests start their own named.
-    if [ -d /run/systemd/system ]; then systemctl disable --now named >/dev/null 2>&1 || true; fi
+    # The same for Alertmanager (the tests run their own, on loopback).
+    if [ -d /run/systemd/system ]; then systemctl disable --now named prometheus-alertmanager >/dev/null 2>&1 || true; fi
 
     step "setup: Python virtual environment from requirements-dev.txt"
     local want have

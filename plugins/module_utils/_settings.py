@@ -6,7 +6,8 @@
 """Common vocabulary, validation rules and planning for application SMTP settings.
 
 One vocabulary (``host``, ``port``, ``security``, ``auth``, ...) is mapped by one backend per
-application (``_app_ghes``, ``_app_mattermost``, ``_app_gitlab``, ``_app_gitea``).  This file holds
+application (``_app_ghes``, ``_app_mattermost``, ``_app_gitlab``, ``_app_gitea``,
+``_app_alertmanager``).  This file holds
 what all backends share: the field names, the validation rules (each failure names the option and
 the rule), the text rules every value obeys, secret masking and the plan (before/after/diff)
 computed before anything is written.
@@ -65,7 +66,7 @@ __all__ = [
     "validate_effective",
 ]
 
-APPS = ("ghes", "mattermost", "gitlab", "gitea")
+APPS = ("ghes", "mattermost", "gitlab", "gitea", "alertmanager")
 SECURITY_VALUES = ("none", "starttls", "tls")
 AUTH_VALUES = ("none", "plain", "login", "cram-md5")
 SUPPORT_TYPES = ("email", "url")

@@ -11,7 +11,8 @@ short_description: Manage an application's SMTP settings for notification email
 version_added: 1.0.0
 description:
   - Sets the outgoing-mail settings of GitHub Enterprise Server (through the Manage GHES API), Mattermost (C(config.json)),
-    GitLab Omnibus (C(gitlab.rb)) or Gitea/Forgejo (C(app.ini)) with one vocabulary of options.
+    GitLab Omnibus (C(gitlab.rb)), Gitea/Forgejo (C(app.ini)) or Prometheus Alertmanager (the C(global) SMTP keys of
+    C(alertmanager.yml)) with one vocabulary of options.
   - Options that are not set are not managed and keep the value stored in the application.
   - Every rule is checked before anything is written; a failure names the option and the rule.
     Credentials with O(security=none) are refused (Mattermost's rule, applied to every application) unless
@@ -22,7 +23,8 @@ description:
     keys follow the application's own validation (for example Mattermost C(EmailBatchingInterval) of at least 30).
   - File backends edit only their keys and leave every other byte of the file as it was. Writes are atomic and keep
     the file's owner and mode. The application must be restarted (Mattermost, Gitea) or reconfigured (GitLab,
-    C(gitlab-ctl reconfigure)) to pick up the change; notify a handler when the task reports C(changed).
+    C(gitlab-ctl reconfigure)) or reloaded (Alertmanager, C(systemctl reload prometheus-alertmanager) or
+    C(POST /-/reload) on port 9093) to pick up the change; notify a handler when the task reports C(changed).
   - Every string value (options and O(extra) values) must be one line of printable text. Line breaks and control characters
     (C(\n), C(\r), NUL, TAB, U+000B, U+000C, U+001C to U+001E, U+0085, U+2028, U+2029 and the other C0 and C1 controls) are refused
     in every backend, so no value can add a line, a section or a statement to the configuration.
@@ -30,7 +32,10 @@ description:
     C(gitlab.rb) and C(app.ini) are read line by line at C(\n) only, as Ruby and Gitea read them.
     A C(config.json) with a key twice in one object is refused (Mattermost would silently use the last one).
     A C(gitlab.rb) key whose current value continues on the next line is refused rather than half replaced, and where Ruby is
-    installed (GitLab's C(/opt/gitlab/embedded/bin/ruby) first) the edited C(gitlab.rb) must pass C(ruby -c) before it replaces the old one.
+    installed (GitLab's C(/opt/gitlab/embedded/bin/ruby) first) the edited C(gitlab.rb) must pass C(ruby -c) before it replaces the old one;
+    likewise an edited C(alertmanager.yml) must pass C(amtool check-config) where amtool is installed.
+  - C(alertmanager.yml) is edited line by line without a YAML library. What cannot be edited safely is refused, naming the line and the reason
+    (a flow-style C(global), anchors, aliases, tags or multi-line values on the managed keys, tabs in the indentation, duplicate keys).
   - When O(path) is a symbolic link, the link is followed as M(ansible.builtin.lineinfile) does. The target file is edited in place,
     the link stays a link, and the backup is made next to the target.
   - "Mapping of the options to each application's settings
@@ -38,25 +43,38 @@ description:
     V(gitlab): C(gitlab_rails[...]) keys of C(gitlab.rb); V(gitea): keys of the C([mailer]) section of C(app.ini); - means not supported):"
   - "O(enabled): ghes C(enabled); mattermost C(SendEmailNotifications); gitlab C(smtp_enable) and C(gitlab_email_enabled);
     gitea C(ENABLED) and C([service] ENABLE_NOTIFY_MAIL)."
-  - "O(host): ghes C(address); mattermost C(SMTPServer); gitlab C(smtp_address); gitea C(SMTP_ADDR)."
-  - "O(port): ghes C(port) (a JSON string); mattermost C(SMTPPort) (a JSON string); gitlab C(smtp_port) (an integer); gitea C(SMTP_PORT)."
+  - "O(host): ghes C(address); mattermost C(SMTPServer); gitlab C(smtp_address); gitea C(SMTP_ADDR);
+    alertmanager the host part of C(smtp_smarthost) (C(host:port), an IPv6 address in brackets)."
+  - "O(port): ghes C(port) (a JSON string); mattermost C(SMTPPort) (a JSON string); gitlab C(smtp_port) (an integer); gitea C(SMTP_PORT);
+    alertmanager the port part of C(smtp_smarthost)."
   - "O(security): ghes C(enable_starttls_auto) (V(none) or V(starttls) only: the API has no implicit-TLS field);
     mattermost C(ConnectionSecurity) (C(\"\"), C(STARTTLS), C(TLS)); gitlab C(smtp_enable_starttls_auto) and C(smtp_tls);
-    gitea C(PROTOCOL) (C(smtp), C(smtp+starttls), C(smtps))."
-  - "O(helo_domain): ghes C(domain); mattermost -; gitlab C(smtp_domain); gitea C(HELO_HOSTNAME)."
+    gitea C(PROTOCOL) (C(smtp), C(smtp+starttls), C(smtps)); alertmanager C(smtp_require_tls) (Alertmanager speaks implicit TLS
+    on port 465 and only there, so V(tls) means port 465 with C(smtp_require_tls: false); V(starttls) is C(true), V(none) C(false))."
+  - "O(helo_domain): ghes C(domain); mattermost -; gitlab C(smtp_domain); gitea C(HELO_HOSTNAME); alertmanager C(smtp_hello)."
   - "O(auth): ghes C(authentication) (C(plain), C(login), C(cram_md5), empty for V(none)); mattermost C(EnableSMTPAuth)
     (Mattermost picks PLAIN, else LOGIN; no V(cram-md5)); gitlab C(smtp_authentication); gitea has no key
-    (Gitea picks CRAM-MD5, PLAIN or LOGIN; V(none) empties C(USER) and C(PASSWD))."
-  - "O(username): ghes C(username) and C(user_name); mattermost C(SMTPUsername); gitlab C(smtp_user_name); gitea C(USER)."
-  - "O(password): ghes C(password); mattermost C(SMTPPassword); gitlab C(smtp_password); gitea C(PASSWD)."
-  - "O(from_address): ghes C(noreply_address); mattermost C(FeedbackEmail); gitlab C(gitlab_email_from); gitea C(FROM)."
-  - "O(from_name): ghes -; mattermost C(FeedbackName); gitlab C(gitlab_email_display_name); gitea the name part of C(FROM)."
-  - "O(reply_to): ghes -; mattermost C(ReplyToAddress); gitlab C(gitlab_email_reply_to); gitea -."
+    (Gitea picks CRAM-MD5, PLAIN or LOGIN; V(none) empties C(USER) and C(PASSWD)); alertmanager has no key (it takes the first
+    mechanism the server offers that it has a credential for: V(cram-md5) writes the password to C(smtp_auth_secret), V(plain) and
+    V(login) to C(smtp_auth_password); its LOGIN needs a server that asks C(Username:), as Cyrus and Dovecot do)."
+  - "O(username): ghes C(username) and C(user_name); mattermost C(SMTPUsername); gitlab C(smtp_user_name); gitea C(USER);
+    alertmanager C(smtp_auth_username)."
+  - "O(password): ghes C(password); mattermost C(SMTPPassword); gitlab C(smtp_password); gitea C(PASSWD);
+    alertmanager C(smtp_auth_password) (C(smtp_auth_secret) with V(cram-md5)). Alertmanager (Go's PlainAuth) sends credentials without
+    TLS only to exactly C(localhost), C(127.0.0.1) or C(::1); other hosts are refused with O(security=none)."
+  - "O(from_address): ghes C(noreply_address); mattermost C(FeedbackEmail); gitlab C(gitlab_email_from); gitea C(FROM);
+    alertmanager C(smtp_from) (with O(from_name) as its display name; C({{) is refused, the value is a Go template)."
+  - "O(from_name): ghes -; mattermost C(FeedbackName); gitlab C(gitlab_email_display_name); gitea the name part of C(FROM);
+    alertmanager the name part of C(smtp_from)."
+  - "O(reply_to): ghes -; mattermost C(ReplyToAddress); gitlab C(gitlab_email_reply_to); gitea -; alertmanager -."
   - "O(support_address) and O(support_address_type): ghes C(support_address) and C(support_address_type);
     mattermost C(SupportSettings.SupportEmail) (email only); gitlab -; gitea -."
   - "O(discard_to_noreply): ghes C(discard-to-noreply-address); others - (the role's Postfix part discards mail to the noreply address)."
   - "O(validate_certs): ghes -; mattermost C(SkipServerCertificateVerification) (inverted); gitlab C(smtp_openssl_verify_mode)
     (C(peer) or C(none)); gitea C(FORCE_TRUST_SERVER_CERT) (inverted)."
+  - "Alertmanager has no setting for O(enabled), O(reply_to), O(support_address), O(discard_to_noreply) or O(validate_certs)
+    (certificates are checked against the system's trust store; a per-receiver C(tls_config) is not managed); these are refused.
+    Its only O(extra) keys are C(smtp_auth_identity) and C(smtp_auth_password_file) (not together with O(password))."
   - "Guide fields without a common option go in O(extra): Mattermost 'Allow Sign Up With Email' is C(EnableSignUpWithEmail),
     'Enable Email Invitations' is C(ServiceSettings.EnableEmailInvitations); GHES 'Enforce TLS auth' has no published API key
     (pass the key your appliance uses, it is sent verbatim in the C(smtp) object). GHES 'Save settings' is O(apply).
@@ -96,11 +114,12 @@ options:
       - The application whose settings are managed.
     type: str
     required: true
-    choices: [ghes, mattermost, gitlab, gitea]
+    choices: [ghes, mattermost, gitlab, gitea, alertmanager]
   path:
     description:
       - The configuration file of a file-based application.
-      - Defaults to C(/opt/mattermost/config/config.json), C(/etc/gitlab/gitlab.rb) or C(/etc/gitea/app.ini).
+      - Defaults to C(/opt/mattermost/config/config.json), C(/etc/gitlab/gitlab.rb), C(/etc/gitea/app.ini) or
+        C(/etc/prometheus/alertmanager.yml).
       - The file must exist and be UTF-8. Ignored for O(app=ghes).
       - A symbolic link is followed; the target is written and the link is kept.
     type: path
@@ -311,6 +330,26 @@ EXAMPLES = r"""
     extra:
       SUBJECT_PREFIX: "[gitea]"
 
+- name: Send Alertmanager's notifications through the relay on 587 (STARTTLS)
+  mailops.notify.smtp_settings:
+    app: alertmanager
+    path: /etc/prometheus/alertmanager.yml
+    host: smtp.example.com
+    port: 587
+    security: starttls
+    username: alerts@example.com
+    password: "{{ vault_smtp_password }}"
+    from_address: alerts@example.com
+    from_name: Alertmanager
+    helo_domain: monitor.example.com
+  register: alertmanager_email
+
+- name: Reload Alertmanager when its settings changed
+  ansible.builtin.systemd_service:
+    name: prometheus-alertmanager
+    state: reloaded
+  when: alertmanager_email is changed
+
 - name: Configure email on GitHub Enterprise Server
   mailops.notify.smtp_settings:
     app: ghes
@@ -430,6 +469,8 @@ from ansible.module_utils.common.text.converters import to_bytes, to_native
 from ansible.module_utils.urls import ConnectionError as UrlsConnectionError
 from ansible.module_utils.urls import open_url
 
+from ansible_collections.mailops.notify.plugins.module_utils._app_alertmanager import DEFAULT_PATH as ALERTMANAGER_PATH
+from ansible_collections.mailops.notify.plugins.module_utils._app_alertmanager import AlertmanagerBackend
 from ansible_collections.mailops.notify.plugins.module_utils._app_ghes import GhesBackend, GhesClient, HttpResponse, check_api_url
 from ansible_collections.mailops.notify.plugins.module_utils._app_gitea import GiteaBackend
 from ansible_collections.mailops.notify.plugins.module_utils._app_gitlab import GitlabBackend
@@ -444,8 +485,13 @@ from ansible_collections.mailops.notify.plugins.module_utils._settings import (
     plan,
 )
 
-BACKENDS = {"ghes": GhesBackend, "mattermost": MattermostBackend, "gitlab": GitlabBackend, "gitea": GiteaBackend}
-DEFAULT_PATHS = {"mattermost": "/opt/mattermost/config/config.json", "gitlab": "/etc/gitlab/gitlab.rb", "gitea": "/etc/gitea/app.ini"}
+BACKENDS = {"ghes": GhesBackend, "mattermost": MattermostBackend, "gitlab": GitlabBackend, "gitea": GiteaBackend, "alertmanager": AlertmanagerBackend}
+DEFAULT_PATHS = {
+    "mattermost": "/opt/mattermost/config/config.json",
+    "gitlab": "/etc/gitlab/gitlab.rb",
+    "gitea": "/etc/gitea/app.ini",
+    "alertmanager": ALERTMANAGER_PATH,
+}
 
 
 class SmtpSettingsModule(AnsibleModule):
@@ -545,6 +591,8 @@ def syntax_check(module, backend, path, text):
 
 def run_file_backend(module, backend, desired):
     path = module.params["path"] or DEFAULT_PATHS[desired.app]
+    if desired.app == "alertmanager":
+        backend.path = path  # its errors name the real file
     if not os.path.isfile(path):
         module.fail_json(msg=f"{path} does not exist or is not a file (app={desired.app} needs its configuration file)")
     # Follow a symlink as lineinfile does: the target is edited and the link stays a link.
@@ -587,7 +635,7 @@ def run_ghes(module, backend, desired):
 def argument_spec() -> dict:
     """The options; those that carry a secret are no_log (extra is not: secrets are refused in it)."""
     return {
-        "app": {"type": "str", "required": True, "choices": ["ghes", "mattermost", "gitlab", "gitea"]},
+        "app": {"type": "str", "required": True, "choices": ["ghes", "mattermost", "gitlab", "gitea", "alertmanager"]},
         "path": {"type": "path"},
         "backup": {"type": "bool", "default": False},
         "provider": {"type": "str", "choices": ["ses", "gmail", "outlook", "office365", "local_postfix"]},

@@ -17,7 +17,6 @@ import urllib.request
 
 import pytest
 
-from ansible_collections.mailops.notify.plugins.module_utils import _settings
 from ansible_collections.mailops.notify.plugins.module_utils._app_alertmanager import (
     AlertmanagerBackend,
     encode,
@@ -43,13 +42,6 @@ BACKEND = AlertmanagerBackend(PATH)
 SECRET = 'Am-"Secret"\\pw #1: x'
 MINIMAL = "route:\n  receiver: ops\nreceivers:\n  - name: ops\n    email_configs:\n      - to: ops@example.org\n        from: am@example.org\n"
 AMTOOL = shutil.which("amtool")
-
-
-@pytest.fixture(autouse=True)
-def _registered(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Until _settings.APPS lists alertmanager (the lead registers it), let build_desired accept it."""
-    if "alertmanager" not in _settings.APPS:
-        monkeypatch.setattr(_settings, "APPS", (*_settings.APPS, "alertmanager"))
 
 
 def amtool(text: str, directory: pathlib.Path) -> subprocess.CompletedProcess:

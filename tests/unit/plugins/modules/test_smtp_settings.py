@@ -474,3 +474,47 @@ def test_secret_in_extra_stays_out_of_the_log_and_the_result(tmp_path: pathlib.P
     dumped = json.dumps(result) + "".join(logged)
     assert "Extra-Secret-5" not in dumped and "Extra-Secret-6" not in dumped
     assert result["invocation"]["module_args"]["extra"]["smtp_password"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+
+
+ALERTMANAGER_ARGS = {
+    "app": "alertmanager",
+    "host": "smtp.example.com",
+    "port": 587,
+    "security": "starttls",
+    "username": "alerts@example.com",
+    "password": SECRET,
+    "from_address": "alerts@example.com",
+    "from_name": "Alertmanager",
+}
+
+
+def test_alertmanager_check_real_check_real_checked_by_amtool(tmp_path: pathlib.Path) -> None:
+    assert shutil.which("amtool"), "amtool is missing: install prometheus-alertmanager (tests/run.sh APT_PACKAGES)"
+    path = tmp_path / "alertmanager.yml"
+    shutil.copy(FIXTURES / "alertmanager.yml", path)
+    os.chmod(path, 0o640)
+    original = path.read_text()
+    args = {**ALERTMANAGER_ARGS, "path": str(path)}
+    predicted = call(args, check_mode=True)
+    assert predicted["changed"] is True and path.read_text() == original
+    real = call(args)
+    assert real["changed"] is True and real["settings"] == predicted["settings"]
+    assert real["settings"]["password"] == "********" and real["settings"]["security"] == "starttls"
+    text = path.read_text()
+    assert 'smtp_smarthost: "smtp.example.com:587"' in text and SECRET in text
+    # Only lines of the global SMTP keys changed: receivers, routes and comments are where they were.
+    kept = [line for line in original.splitlines() if not line.strip().startswith("smtp_")]
+    assert [line for line in text.splitlines() if not line.strip().startswith("smtp_")] == kept
+    assert subprocess.run(["amtool", "check-config", str(path)], capture_output=True, check=False).returncode == 0
+    assert call(args, check_mode=True)["changed"] is False
+    assert call(args)["changed"] is False and path.read_text() == text
+
+
+def test_alertmanager_file_that_amtool_refuses_is_not_written(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "alertmanager.yml"
+    # A route to a receiver that does not exist: valid YAML, refused by amtool check-config.
+    path.write_text("route:\n  receiver: ops\nreceivers:\n  - name: other\n")
+    original = path.read_bytes()
+    result = call({**ALERTMANAGER_ARGS, "path": str(path)})
+    assert result["failed"] is True and "amtool" in result["msg"] and "nothing was written" in result["msg"]
+    assert path.read_bytes() == original
