@@ -22,12 +22,14 @@ import typing as t
 from dataclasses import dataclass
 
 from ansible_collections.mailops.notify.plugins.module_utils._dns_expect import (
+    TSIG_ALGORITHMS,
     Answer,
     DnsExpectError,
     InvalidOptionError,
     Operation,
     all_ok,
     build_expected,
+    check_options,
     evaluate,
     format_server,
     is_ip,
@@ -79,8 +81,6 @@ __all__ = [
 ]
 
 DNSPYTHON_REQUIREMENT = "dnspython >= 2.0.0"
-
-TSIG_ALGORITHMS = ("hmac-md5", "hmac-sha1", "hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512")
 
 _RCODE_HINTS = {
     "REFUSED": (
@@ -334,8 +334,8 @@ class RecordsFailure(DnsClientError):
         self.result = result
 
 
-def _server_from_spec(client: t.Any, spec: str, port: int, via: t.Optional[Nameserver] = None) -> Nameserver:
-    host, real_port = parse_server(spec, port)
+def _server_from_spec(client: t.Any, spec: str, port: int, via: t.Optional[Nameserver] = None, option: str = "server") -> Nameserver:
+    host, real_port = parse_server(spec, port, option)
     return client.resolve_address(host, real_port, via)
 
 
@@ -350,7 +350,9 @@ def run(
     """Compute, compare, update and wait. Returns the module result; raises DnsExpectError subclasses.
 
     RecordsFailure carries a full result for failures that still have a report (mismatch, timeout).
+    Every option is checked first (:func:`check_options`): a bad one fails before any query or lookup.
     """
+    check_options(params)
     state = params["state"]
     expected = build_expected(
         params["hostname"],
@@ -367,13 +369,13 @@ def run(
     nameserver_specs = params.get("nameservers") or []
     via = server
     if via is None and nameserver_specs:
-        via = _server_from_spec(client, nameserver_specs[0], port)
+        via = _server_from_spec(client, nameserver_specs[0], port, option="nameservers[0]")
     zone = normalize_name(params["zone"], "zone") if params.get("zone") else client.find_zone(hostname, via)
     outside = [item.name for item in expected if not is_subdomain(item.name, zone)]
     if outside:
         raise InvalidOptionError(f"{', '.join(outside)} is outside the zone {zone}; manage it with a separate task for its own zone")
     if nameserver_specs:
-        nameservers = [_server_from_spec(client, spec, port, via) for spec in nameserver_specs]
+        nameservers = [_server_from_spec(client, spec, port, via, f"nameservers[{index}]") for index, spec in enumerate(nameserver_specs)]
     else:
         nameservers = client.authoritative_nameservers(zone, port, via)
     queries = needed_queries(expected)

@@ -17,12 +17,19 @@ presentation format (``10 reply.example.com.`` for MX, the unquoted text for TXT
 
 from __future__ import annotations
 
+import binascii
 import ipaddress
+import json
+import math
 import typing as t
 from dataclasses import dataclass, field
 
+from ansible_collections.mailops.notify.plugins.module_utils._postfix_input import forbidden_character
+
 __all__ = [
+    "LIMITS",
     "STATUSES",
+    "TSIG_ALGORITHMS",
     "Answer",
     "ConflictError",
     "DnsExpectError",
@@ -31,6 +38,7 @@ __all__ = [
     "Operation",
     "all_ok",
     "build_expected",
+    "check_options",
     "compare",
     "evaluate",
     "format_server",
@@ -48,6 +56,17 @@ __all__ = [
 ]
 
 STATUSES = ("ok", "missing", "wrong", "unreachable")
+
+TSIG_ALGORITHMS = ("hmac-md5", "hmac-sha1", "hmac-sha224", "hmac-sha256", "hmac-sha384", "hmac-sha512")
+
+# The ranges of the numeric options (inclusive); ttl up to 2^31 - 1 (RFC 2181 8).
+LIMITS = {
+    "port": (1, 65535),
+    "ttl": (0, 2147483647),
+    "mx_priority": (0, 65535),
+    "timeout": (0.1, 300),
+    "wait_timeout": (0, 86400),
+}
 
 # Aggregation order: the first status in this tuple found on any nameserver wins.
 _WORST_FIRST = ("wrong", "missing", "unreachable", "ok")
@@ -129,11 +148,28 @@ class _Result:
 # Names, addresses and servers
 
 
+def _shown(value: str) -> str:
+    """A value quoted so that every unusual character is visible (and none reaches the terminal raw)."""
+    return json.dumps(value, ensure_ascii=True)
+
+
+def _one_line(value: t.Any, option: str) -> None:
+    """Refuse line breaks of every kind (all that str.splitlines() splits on), NUL and other control characters."""
+    if isinstance(value, str):
+        problem = forbidden_character(value)
+        if problem is not None:
+            raise InvalidOptionError(f"{option} {_shown(value)} contains {problem}; it must be one line")
+
+
 def normalize_name(name: str, option: str = "hostname") -> str:
     """Return ``name`` as lower-case ASCII without trailing dot, or raise InvalidOptionError."""
     if not isinstance(name, str) or not name.strip():
         raise InvalidOptionError(f"{option} must be a non-empty DNS name")
-    text = name.strip().rstrip(".")
+    _one_line(name, option)
+    text = name.strip()
+    if text.endswith(".."):
+        raise InvalidOptionError(f"{option} {name!r} has an empty label or a label longer than 63 characters")
+    text = text.rstrip(".")
     try:
         ipaddress.ip_address(text)
     except ValueError:
@@ -165,6 +201,7 @@ def split_addresses(addresses: t.Iterable[str]) -> tuple[tuple[str, ...], tuple[
     v4: list[str] = []
     v6: list[str] = []
     for raw in addresses:
+        _one_line(str(raw), "address")
         try:
             ip = ipaddress.ip_address(str(raw).strip())
         except ValueError as exc:
@@ -177,11 +214,15 @@ def split_addresses(addresses: t.Iterable[str]) -> tuple[tuple[str, ...], tuple[
     return tuple(sorted(v4, key=ipaddress.ip_address)), tuple(sorted(v6, key=ipaddress.ip_address))
 
 
-def parse_server(spec: str, default_port: int) -> tuple[str, int]:
-    """Parse ``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 address into (host, port)."""
+def parse_server(spec: str, default_port: int, option: str = "server") -> tuple[str, int]:
+    """Parse ``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 address into (host, port).
+
+    The host must be an IP address or a valid DNS name, so that nothing is looked up for a malformed one.
+    """
+    _one_line(str(spec), option)
     text = str(spec).strip()
     if not text:
-        raise InvalidOptionError("a nameserver or server entry is empty")
+        raise InvalidOptionError(f"{option}: a nameserver or server entry is empty")
     host, port_text = text, ""
     if text.startswith("["):
         end = text.find("]")
@@ -195,13 +236,16 @@ def parse_server(spec: str, default_port: int) -> tuple[str, int]:
     elif text.count(":") == 1:
         host, port_text = text.split(":")
     if not host:
-        raise InvalidOptionError(f"server {spec!r}: empty host")
+        raise InvalidOptionError(f"{option} {spec!r}: empty host")
     port = default_port
     if port_text:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            raise InvalidOptionError(f"server {spec!r}: port must be a number between 1 and 65535")
+        if not port_text.isascii() or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise InvalidOptionError(f"{option} {spec!r}: port must be a number between 1 and 65535")
         port = int(port_text)
-    return host.rstrip(".") if not is_ip(host) else host, port
+    if is_ip(host):
+        return host, port
+    normalize_name(host, f"{option} {spec!r}: host")
+    return host.rstrip("."), port
 
 
 def format_server(host: str, port: int) -> str:
@@ -234,6 +278,7 @@ def _txt_spec(spec: t.Optional[t.Mapping[str, t.Any]], option: str, default_doma
     value = spec.get("value")
     if not isinstance(value, str) or not value.strip():
         raise InvalidOptionError(f"{option}.value must be a non-empty string")
+    _one_line(value, f"{option}.value")
     value = " ".join(value.split())
     if not value.lower().startswith(prefix.lower()):
         raise InvalidOptionError(f"{option}.value must start with {prefix!r}, got {value!r}")
@@ -243,6 +288,75 @@ def _txt_spec(spec: t.Optional[t.Mapping[str, t.Any]], option: str, default_doma
         raise InvalidOptionError(f"{option}.value must not contain quotes or backslashes")
     domain = normalize_name(spec.get("domain") or default_domain, f"{option}.domain")
     return domain, value
+
+
+def _check_number(params: t.Mapping[str, t.Any], option: str, *, integer: bool) -> None:
+    value = params.get(option)
+    if value is None:
+        return
+    low, high = LIMITS[option]
+    wrong_type = isinstance(value, bool) or not isinstance(value, (int, float)) or (integer and not isinstance(value, int))
+    if wrong_type or not math.isfinite(value) or not low <= value <= high:
+        kind = "an integer" if integer else "a number"
+        raise InvalidOptionError(f"{option} must be {kind} from {low} to {high}, got {value!r}")
+
+
+def _check_key_name(name: t.Any) -> None:
+    """A TSIG key name is a domain name: labels of letters, digits, '-' and '_', 1 to 63 characters, 255 in all."""
+    if not isinstance(name, str) or not name.strip(". "):
+        raise InvalidOptionError("key_name must be a non-empty key name")
+    _one_line(name, "key_name")
+    text = name.strip()
+    text = text[:-1] if text.endswith(".") else text
+    if len(text) > 253:
+        raise InvalidOptionError("key_name is longer than 253 characters")
+    for label in text.split("."):
+        if not 0 < len(label) <= 63:
+            raise InvalidOptionError(f"key_name {_shown(name)} has an empty label or a label longer than 63 characters")
+        if not label.isascii() or not all(c.isalnum() or c in "-_" for c in label):
+            raise InvalidOptionError(f"key_name {_shown(name)}: a label may hold only letters, digits, '-' and '_'")
+
+
+def _check_key_secret(secret: t.Any) -> None:
+    """The TSIG secret must be base64 (the secret itself is never shown)."""
+    if not isinstance(secret, str) or not secret:
+        raise InvalidOptionError("key_secret must be the non-empty base64 secret of the TSIG key")
+    if forbidden_character(secret) is not None or not secret.isascii():
+        raise InvalidOptionError("key_secret is not valid base64: it contains a line break, a control character or a non-ASCII character")
+    try:
+        binascii.a2b_base64(secret.encode("ascii"), strict_mode=True)
+    except (binascii.Error, ValueError):
+        raise InvalidOptionError("key_secret is not valid base64 (letters, digits, '+' and '/', padded with '=' to a multiple of 4)") from None
+
+
+def check_options(params: t.Mapping[str, t.Any]) -> None:
+    """Check every option of dns_mail_records before anything is sent or looked up; raise InvalidOptionError naming it.
+
+    The record set (hostname, address, reply_record, ttl, mx_priority, spf, dmarc) is checked by :func:`build_expected`
+    as well; here come the numbers, the names of the zone and servers, and the TSIG key.
+    """
+    for option in ("port", "ttl", "mx_priority", "wait_timeout"):
+        _check_number(params, option, integer=True)
+    _check_number(params, "timeout", integer=False)
+    if params.get("state", "present") not in ("present", "absent", "verify"):
+        raise InvalidOptionError(f"state must be present, absent or verify, got {params.get('state')!r}")
+    normalize_name(params.get("hostname"), "hostname")
+    if params.get("zone") is not None:
+        normalize_name(params["zone"], "zone")
+    port = params.get("port") or 53
+    if params.get("server") is not None:
+        parse_server(params["server"], port, "server")
+    for index, spec in enumerate(params.get("nameservers") or []):
+        parse_server(spec, port, f"nameservers[{index}]")
+    key_name, key_secret = params.get("key_name"), params.get("key_secret")
+    if (key_name is None) != (key_secret is None):
+        raise InvalidOptionError("key_name and key_secret must be given together")
+    if key_name is not None:
+        _check_key_name(key_name)
+        _check_key_secret(key_secret)
+    algorithm = params.get("key_algorithm") or "hmac-sha256"
+    if algorithm not in TSIG_ALGORITHMS:
+        raise InvalidOptionError(f"key_algorithm must be one of {', '.join(TSIG_ALGORITHMS)}, got {algorithm!r}")
 
 
 def build_expected(
@@ -269,10 +383,8 @@ def build_expected(
     v4, v6 = split_addresses(addresses)
     if reply_record not in ("a", "wildcard"):
         raise InvalidOptionError(f"reply_record must be 'a' or 'wildcard', got {reply_record!r}")
-    if not isinstance(ttl, int) or isinstance(ttl, bool) or not 0 <= ttl <= 2147483647:
-        raise InvalidOptionError(f"ttl must be an integer between 0 and 2147483647, got {ttl!r}")
-    if not isinstance(mx_priority, int) or isinstance(mx_priority, bool) or not 0 <= mx_priority <= 65535:
-        raise InvalidOptionError(f"mx_priority must be an integer between 0 and 65535, got {mx_priority!r}")
+    _check_number({"ttl": ttl}, "ttl", integer=True)
+    _check_number({"mx_priority": mx_priority}, "mx_priority", integer=True)
     reply = f"reply.{host}"
     noreply = f"noreply.{host}"
     for derived in (reply, noreply):

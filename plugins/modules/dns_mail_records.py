@@ -23,6 +23,9 @@ description:
     RFC 2136 dynamic update, signed with a TSIG key (default algorithm V(hmac-sha256)).
   - With O(state=verify), nothing is changed; this is the guide's "Verify your DNS settings" step.
   - The records are also returned in zone-file syntax (RV(zone_snippet)), for DNS providers without an API.
+  - Every option is checked on the managed host before any query, name lookup or update is sent: names (no empty
+    label, no label longer than 63 characters, no line break or other control character), ports, TTL, timeouts, the
+    TSIG key name, algorithm and base64 secret. A bad value fails with a message that names the option and the rule.
 extends_documentation_fragment:
   - mailops.notify._attributes
 attributes:
@@ -43,7 +46,8 @@ options:
   hostname:
     description:
       - The fully qualified domain name of the instance, for example the GitHub Enterprise Server hostname.
-      - Must be a DNS name, not an IP address.
+      - Must be a DNS name, not an IP address, with labels of 1 to 63 letters, digits, V(-) or V(_), and no line break or
+        control character.
     type: str
     required: true
   address:
@@ -64,13 +68,13 @@ options:
     default: a
   ttl:
     description:
-      - The TTL of the records that the module creates, in seconds. A different TTL on a managed record set counts
-        as V(wrong).
+      - The TTL of the records that the module creates, in seconds, from V(0) to V(2147483647). A different TTL on a
+        managed record set counts as V(wrong).
     type: int
     default: 3600
   mx_priority:
     description:
-      - The preference value of both MX records.
+      - The preference value of both MX records, from V(0) to V(65535).
     type: int
     default: 10
   state:
@@ -97,21 +101,23 @@ options:
     elements: str
   port:
     description:
-      - The port of O(server) and of the entries of O(nameservers) that do not give their own port.
+      - The port of O(server) and of the entries of O(nameservers) that do not give their own port, from V(1) to V(65535).
     type: int
     default: 53
   server:
     description:
       - The server that receives the RFC 2136 updates (the primary), as V(host), V(host:port) or an IP address.
+      - A host must be an IP address or a valid DNS name; a malformed one is refused without being looked up.
       - When omitted, the primary named in the SOA record of O(zone) (its MNAME field) is used.
     type: str
   key_name:
     description:
-      - The name of the TSIG key that signs the updates.
+      - The name of the TSIG key that signs the updates: a domain name whose labels hold letters, digits, V(-) and V(_).
     type: str
   key_secret:
     description:
-      - The base64-encoded secret of the TSIG key.
+      - The base64-encoded secret of the TSIG key. It is decoded on the managed host first; a secret that is not valid
+        base64 fails before anything is sent, and the secret is never shown.
     type: str
   key_algorithm:
     description:
@@ -128,12 +134,12 @@ options:
     default: false
   wait_timeout:
     description:
-      - How long to wait, in seconds, when O(wait=true).
+      - How long to wait, in seconds, when O(wait=true), from V(0) to V(86400).
     type: int
     default: 300
   timeout:
     description:
-      - The timeout of one DNS query or update, in seconds.
+      - The timeout of one DNS query or update, in seconds, from V(0.1) to V(300).
     type: float
     default: 5.0
   spf:
@@ -365,6 +371,7 @@ msg:
   sample: all 4 records are as expected on 2 nameserver(s)
 """
 
+import json
 import traceback
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -379,6 +386,10 @@ from ansible_collections.mailops.notify.plugins.module_utils._dns_client import 
     run,
 )
 from ansible_collections.mailops.notify.plugins.module_utils._dns_expect import DnsExpectError
+from ansible_collections.mailops.notify.plugins.module_utils._postfix_input import forbidden_character
+
+# Keys fail_json sets itself: a result that carries them must not pass them twice.
+_OWN_KEYS = ("msg", "failed", "invocation")
 
 
 def main() -> None:
@@ -416,11 +427,11 @@ def main() -> None:
     try:
         result = run(DnsClient(timeout=module.params["timeout"]), module.params, check_mode=module.check_mode)
     except RecordsFailure as exc:
-        failure = dict(exc.result)
-        failure.pop("msg", None)
-        module.fail_json(msg=str(exc), **failure)
+        module.fail_json(msg=str(exc), **{k: v for k, v in exc.result.items() if k not in _OWN_KEYS})
     except DnsExpectError as exc:
-        module.fail_json(msg=f"{module.params['hostname']}: {exc}", exception=traceback.format_exc())
+        hostname = module.params["hostname"]
+        shown = hostname if forbidden_character(hostname) is None else json.dumps(hostname)
+        module.fail_json(msg=f"{shown}: {exc}", exception=traceback.format_exc())
     module.exit_json(**result)
 
 

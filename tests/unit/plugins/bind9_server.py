@@ -17,6 +17,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import typing as t
 
@@ -210,3 +211,60 @@ controls {{ }};
                 return True
             time.sleep(0.1)
         return False
+
+
+class PacketRecorder:
+    """A UDP socket and a TCP listener on one port of 127.0.0.1 that record every datagram and connection, answering none.
+
+    Point a module at ``server`` to prove that it sent nothing: ``packets`` lists what arrived (``("udp", bytes)`` or
+    ``("tcp", bytes)``). ``stop()`` closes both sockets.
+    """
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.packets: list[tuple[str, bytes]] = []
+        self._udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._udp.bind(("127.0.0.1", self.port))
+        self._udp.settimeout(0.1)
+        self._tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._tcp.bind(("127.0.0.1", self.port))
+        self._tcp.listen(8)
+        self._tcp.settimeout(0.1)
+        self._running = True
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    @property
+    def server(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def _loop(self) -> None:
+        while self._running:
+            try:
+                data, _peer = self._udp.recvfrom(65535)
+                self.packets.append(("udp", data))
+            except (socket.timeout, OSError):
+                pass
+            try:
+                conn, _peer = self._tcp.accept()
+            except (socket.timeout, OSError):
+                continue
+            with conn:
+                conn.settimeout(0.5)
+                try:
+                    self.packets.append(("tcp", conn.recv(65535)))
+                except (socket.timeout, OSError):
+                    self.packets.append(("tcp", b""))
+
+    def stop(self) -> None:
+        self._running = False
+        self._thread.join(5)
+        self._udp.close()
+        self._tcp.close()
+
+    def __enter__(self) -> PacketRecorder:
+        return self
+
+    def __exit__(self, *exc: t.Any) -> None:
+        self.stop()

@@ -13,6 +13,7 @@ from ansible_collections.mailops.notify.plugins.module_utils._dns_expect import 
     InvalidOptionError,
     Operation,
     build_expected,
+    check_options,
     compare,
     evaluate,
     needed_queries,
@@ -329,3 +330,74 @@ def test_render_zone_snippet():
         "ghe.example.com.         300 IN AAAA  2001:db8::10  ; only if ghe.example.com has no address yet\n"
         '_dmarc.ghe.example.com.  300 IN TXT   "v=DMARC1; p=none"\n'
     )
+
+
+# --- options checked before anything is sent --------------------------------------------------------
+
+GOOD_OPTIONS = {
+    "hostname": "ghe.example.com",
+    "address": ["192.0.2.10"],
+    "state": "present",
+    "port": 53,
+    "server": "ns1.example.com:5353",
+    "nameservers": ["192.0.2.53", "[2001:db8::53]:53", "ns2.example.com"],
+    "zone": "example.com",
+    "key_name": "ansible-update.example.com.",
+    "key_secret": "c2VjcmV0LXNlY3JldC1zZWNyZXQ=",
+    "key_algorithm": "hmac-sha512",
+    "ttl": 3600,
+    "mx_priority": 10,
+    "timeout": 5.0,
+    "wait_timeout": 300,
+}
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"port": 1, "timeout": 0.1, "wait_timeout": 0, "ttl": 0, "mx_priority": 0},
+        {"port": 65535, "timeout": 300, "wait_timeout": 86400, "ttl": 2147483647, "mx_priority": 65535},
+        {"key_name": None, "key_secret": None},
+        {"hostname": "bücher.example.com", "zone": "example.com."},
+        {"server": None, "nameservers": None, "zone": None},
+    ],
+)
+def test_check_options_accepts(extra):
+    check_options({**GOOD_OPTIONS, **extra})
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"key_algorithm": "hmac-sha999"}, "key_algorithm must be one of hmac-md5, hmac-sha1, hmac-sha224, hmac-sha256, hmac-sha384, hmac-sha512"),
+        ({"key_secret": None}, "key_name and key_secret must be given together"),
+        ({"key_name": None}, "key_name and key_secret must be given together"),
+        ({"key_secret": "c2VjcmV0\u00e9"}, "key_secret is not valid base64: it contains a line break, a control character or a non-ASCII"),
+        ({"key_secret": "c2VjcmV0 LXNlY3JldA=="}, "key_secret is not valid base64 (letters"),
+        ({"key_name": "a" * 64}, "has an empty label or a label longer than 63 characters"),
+        ({"key_name": ".."}, "key_name must be a non-empty key name"),
+        ({"port": True}, "port must be an integer from 1 to 65535, got True"),
+        ({"port": 53.0}, "port must be an integer from 1 to 65535, got 53.0"),
+        ({"timeout": float("inf")}, "timeout must be a number from 0.1 to 300, got inf"),
+        ({"timeout": 301}, "timeout must be a number from 0.1 to 300, got 301"),
+        ({"wait_timeout": 86401}, "wait_timeout must be an integer from 0 to 86400, got 86401"),
+        ({"state": "latest"}, "state must be present, absent or verify, got 'latest'"),
+        ({"hostname": None}, "hostname must be a non-empty DNS name"),
+        ({"server": "ns1.example.com:\u0665\u0663"}, "port must be a number between 1 and 65535"),
+        ({"nameservers": ["192.0.2.53", ""]}, "nameservers[1]: a nameserver or server entry is empty"),
+        ({"nameservers": ["-ns.example.com"]}, "nameservers[0] '-ns.example.com': host '-ns.example.com' is not a valid host name"),
+        ({"zone": "example.com\x00"}, 'zone "example.com\\u0000" contains a control character (U+0000) at position 11; it must be one line'),
+    ],
+)
+def test_check_options_refuses(extra, message):
+    with pytest.raises(InvalidOptionError) as raised:
+        check_options({**GOOD_OPTIONS, **extra})
+    assert message in str(raised.value)
+    assert GOOD_OPTIONS["key_secret"] not in str(raised.value)
+
+
+@pytest.mark.parametrize("name", ["ghe.example.com\n", "ghe.example.com\u2028", "ghe.example.com\x0b", "ghe\x1c.example.com", "ghe.example.com.."])
+def test_normalize_name_refuses_line_breaks_and_double_dots(name):
+    with pytest.raises(InvalidOptionError):
+        normalize_name(name)

@@ -6,13 +6,14 @@
 
 from __future__ import annotations
 
+import time
 import typing as t
 from unittest import mock
 
 import pytest
 
 from ansible_collections.mailops.notify.plugins.modules import dns_mail_records
-from ansible_collections.mailops.notify.tests.unit.plugins.bind9_server import Named, free_port
+from ansible_collections.mailops.notify.tests.unit.plugins.bind9_server import Named, PacketRecorder, free_port, new_secret
 from ansible_collections.mailops.notify.tests.unit.plugins.module_runner import run_module as _run
 
 HOST = "ghe.lab.test"
@@ -407,3 +408,87 @@ def test_missing_dnspython_is_reported(primary):
         failed, result = run_module(_args(primary))
     assert failed
     assert "Failed to import the required Python library (dnspython >= 2.0.0)" in result["msg"]
+
+
+# --------------------------------------------------------------------------------------------------
+# Bad options fail locally: not one packet leaves, no name is looked up
+
+
+@pytest.fixture
+def recorder():
+    with PacketRecorder() as rec:
+        yield rec
+
+
+def _recorded_args(rec: PacketRecorder, **extra: t.Any) -> dict[str, t.Any]:
+    args = {
+        "hostname": HOST,
+        "address": [V4, V6],
+        "server": rec.server,
+        "nameservers": [rec.server],
+        "key_name": "mailops-test-key",
+        "key_secret": new_secret(),
+        "timeout": 1,
+    }
+    args.update(extra)
+    return {k: v for k, v in args.items() if v is not None}
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"key_secret": "not base64!"}, "key_secret is not valid base64 (letters, digits, '+' and '/', padded with '=' to a multiple of 4)"),
+        ({"key_secret": "QUFBQ"}, "key_secret is not valid base64 (letters, digits, '+' and '/', padded with '=' to a multiple of 4)"),
+        ({"key_secret": "QUFB\nQUFB"}, "key_secret is not valid base64: it contains a line break, a control character or a non-ASCII character"),
+        ({"key_secret": ""}, "key_secret must be the non-empty base64 secret of the TSIG key"),
+        ({"key_name": "bad..key"}, 'key_name "bad..key" has an empty label or a label longer than 63 characters'),
+        ({"key_name": "key\nname"}, 'key_name "key\\nname" contains a line break (U+000A) at position 3; it must be one line'),
+        ({"key_name": "key name"}, "key_name \"key name\": a label may hold only letters, digits, '-' and '_'"),
+        ({"port": 0}, "port must be an integer from 1 to 65535, got 0"),
+        ({"port": 65536}, "port must be an integer from 1 to 65535, got 65536"),
+        ({"server": "127.0.0.1:0"}, "server '127.0.0.1:0': port must be a number between 1 and 65535"),
+        ({"server": "ns1..lab.test"}, "server 'ns1..lab.test': host 'ns1..lab.test' has an empty label or a label longer than 63 characters"),
+        ({"nameservers": ["127.0.0.1:5353", "ns 2.lab.test"]}, "nameservers[1] 'ns 2.lab.test': host 'ns 2.lab.test' is not a valid host name"),
+        ({"nameservers": ["127.0.0.1\u2028"]}, 'nameservers[0] "127.0.0.1\\u2028" contains a line break (U+2028) at position 9; it must be one line'),
+        ({"hostname": f"{HOST}\n"}, 'hostname "ghe.lab.test\\n" contains a line break (U+000A) at position 12; it must be one line'),
+        ({"hostname": f"{HOST}\u2029"}, 'hostname "ghe.lab.test\\u2029" contains a line break (U+2029) at position 12; it must be one line'),
+        ({"hostname": f"{HOST}.."}, f"hostname '{HOST}..' has an empty label or a label longer than 63 characters"),
+        ({"hostname": "a" * 64 + ".lab.test"}, "has an empty label or a label longer than 63 characters"),
+        ({"zone": "lab.test\r"}, 'zone "lab.test\\r" contains a line break (U+000D) at position 8; it must be one line'),
+        ({"zone": "lab..test"}, "zone 'lab..test' has an empty label or a label longer than 63 characters"),
+        ({"ttl": -1}, "ttl must be an integer from 0 to 2147483647, got -1"),
+        ({"ttl": 2**31}, "ttl must be an integer from 0 to 2147483647, got 2147483648"),
+        ({"mx_priority": 65536}, "mx_priority must be an integer from 0 to 65535, got 65536"),
+        ({"timeout": 0}, "timeout must be a number from 0.1 to 300, got 0.0"),
+        ({"timeout": -1}, "timeout must be a number from 0.1 to 300, got -1.0"),
+        ({"timeout": "nan"}, "timeout must be a number from 0.1 to 300, got nan"),
+        ({"wait": True, "wait_timeout": -1}, "wait_timeout must be an integer from 0 to 86400, got -1"),
+        ({"spf": {"value": "v=spf1 -all\ninclude:evil.example"}}, 'spf.value "v=spf1 -all\\ninclude:evil.example" contains a line break (U+000A)'),
+        ({"address": [f"{V4}\n"]}, 'address "192.0.2.10\\n" contains a line break (U+000A) at position 10; it must be one line'),
+    ],
+)
+@pytest.mark.parametrize("state", ["present", "verify"])
+def test_bad_options_fail_before_any_packet(recorder, extra, message, state):
+    failed, result = run_module({**_recorded_args(recorder, state=state), **extra})
+    assert failed
+    assert message in result["msg"], result["msg"]
+    time.sleep(0.2)  # anything sent would have arrived by now
+    assert recorder.packets == []
+
+
+def test_the_recorder_does_see_a_query(recorder):
+    """The recorder is not deaf: a good run sends to it (and times out, since it never answers)."""
+    failed, result = run_module(_recorded_args(recorder, zone="lab.test", state="verify"))
+    assert failed and "5 of 5 records are not as expected" in result["msg"], result["msg"]
+    time.sleep(0.2)
+    assert recorder.packets and recorder.packets[0][0] == "udp"
+
+
+def test_bad_key_secret_changes_nothing_on_a_real_named_and_sends_nothing(primary, recorder):
+    serial = primary.serial()
+    # the update server is the recorder, the nameserver to verify is named: neither may be asked
+    failed, result = run_module(_args(primary, server=recorder.server, key_secret="bm90IGJhc2U2NA=", zone=None))
+    assert failed
+    assert result["msg"] == f"{HOST}: key_secret is not valid base64 (letters, digits, '+' and '/', padded with '=' to a multiple of 4)"
+    assert recorder.packets == []
+    assert primary.serial() == serial
