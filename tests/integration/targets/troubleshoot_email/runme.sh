@@ -56,12 +56,55 @@ grep -F 'class="hop failed" id="hop-outbound-relay"' "$work"/unpacked/*/report.h
 
 plain_b64=$(printf '\0%s\0%s' "$username" "$password" | base64 -w0)
 pass_b64=$(printf '%s' "$password" | base64 -w0)
-if grep -r -F -e "$password" -e "$pass_b64" -e "$plain_b64" "$work/unpacked"; then
+pass_url=$(python -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$password")
+forms=(-e "$password" -e "$pass_b64" -e "$plain_b64" -e "$pass_url")
+if grep -r -F "${forms[@]}" "$work/unpacked"; then
     echo "a form of the password is in the support bundle"
     exit 1
 fi
-if zcat "$bundle" | grep -a -F -e "$password" -e "$pass_b64" -e "$plain_b64"; then
+if zcat "$bundle" | grep -a -F "${forms[@]}"; then
     echo "a form of the password is in the tarball"
+    exit 1
+fi
+
+# support_bundle as in its EXAMPLES, without no_log on the task, at -vvv: the evidence carries the password as an
+# AUTH PLAIN payload and URL-encoded; neither the output nor the bundle shows any form of it, and the verdict is readable.
+cat >"$work/example.yml" <<YAML
+- hosts: localhost
+  gather_facts: false
+  tasks:
+    - name: Write the support bundle on the controller
+      mailops.notify.support_bundle:
+        hostname: ghe.example.test
+        dest: $work/example/ghe-mail-support.tar.gz
+        secrets:
+          - "$password"
+        evidence:
+          relay: {host: 127.0.0.1, port: $port, security: starttls}
+          smtp_probe:
+            host: 127.0.0.1
+            port: $port
+            security: starttls
+            stage_failed: auth
+            stages: [{name: auth, ok: false, code: 535, enhanced_code: 5.7.8, text: "5.7.8 Error: authentication failed"}]
+            transcript:
+              - {dir: "->", text: "AUTH PLAIN $plain_b64"}
+              - {dir: "**", text: "relay url smtp://alerts:$pass_url@127.0.0.1:$port"}
+            diagnosis: {code: auth_failed, summary: Authentication failed, hint: Check the password.}
+      register: example
+    - name: Show the verdict
+      ansible.builtin.debug:
+        var: example.verdicts
+YAML
+ansible-playbook -i localhost, -c local -e "ansible_python_interpreter=$(command -v python)" -vvv "$work/example.yml" | tee "$work/example.txt"
+grep -F '"VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"' "$work/example.txt"
+grep -F 'outbound: relay rejects the credentials (535 5.7.8)' "$work/example.txt"
+if grep -F "${forms[@]}" "$work/example.txt"; then
+    echo "a form of the password is in the -vvv output of support_bundle"
+    exit 1
+fi
+if zcat "$work/example/ghe-mail-support.tar.gz" | grep -a -F "${forms[@]}"; then
+    echo "a form of the password is in the example tarball"
     exit 1
 fi
 echo "troubleshoot_email: ok"
