@@ -51,7 +51,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.mailops.notify.plugins.module_utils._postfix_input import PostfixInputError, check_inputs
+from ansible_collections.mailops.notify.plugins.module_utils._postfix_input import check_inputs
 
 _GROUPS = ("lines", "paths", "relay", "relay_lists", "extra")
 
@@ -62,10 +62,7 @@ def postfix_input_errors(inputs: dict) -> list:
     unknown = sorted(set(inputs) - set(_GROUPS))
     if unknown:
         raise AnsibleFilterError(f"postfix_input_errors: unknown groups {unknown}; use {', '.join(_GROUPS)}")
-    try:
-        return check_inputs(**inputs)
-    except PostfixInputError as exc:
-        raise AnsibleFilterError(f"postfix_input_errors: {exc}") from exc
+    return check_inputs(**inputs)
 
 
 class FilterModule:

@@ -27,14 +27,9 @@ from collections.abc import Iterable, Mapping
 __all__ = [
     "ENUMERATED_PARAMETERS",
     "OWNED_PARAMETERS",
-    "PostfixInputError",
     "check_inputs",
     "forbidden_character",
 ]
-
-
-class PostfixInputError(Exception):
-    """The inputs are not of the shape check_inputs expects (a programming error, not bad user input)."""
 
 
 # Parameters the role sets itself: mail_notifications_postfix_extra must not override them
@@ -192,16 +187,14 @@ def _extra_errors(variable: str, extra: Mapping[str, object]) -> list[str]:
     return errors
 
 
-def _as_list(value: object, variable: str) -> list[Mapping[str, object]]:
+def _as_list(value: object) -> list[Mapping[str, object]] | None:
+    """The relays of a list variable, or None when it is not a list of dicts."""
     if value in (None, ""):
         return []
     if not isinstance(value, Iterable) or isinstance(value, (str, bytes, Mapping)):
-        raise PostfixInputError(f"{variable}: expected a list of relays")
+        return None
     items = list(value)
-    for item in items:
-        if not isinstance(item, Mapping):
-            raise PostfixInputError(f"{variable}: expected a list of relays")
-    return items
+    return items if all(isinstance(item, Mapping) for item in items) else None
 
 
 def check_inputs(
@@ -226,14 +219,20 @@ def check_inputs(
     for variable, value in (paths or {}).items():
         errors += _path_errors(variable, value)
     for prefix, value in (relay or {}).items():
-        if not isinstance(value, Mapping):
-            raise PostfixInputError(f"{prefix}: expected a relay")
-        errors += _relay_errors(prefix, value, None)
+        if isinstance(value, Mapping):
+            errors += _relay_errors(prefix, value, None)
+        else:
+            errors.append(f"{prefix}: must be a relay (host, username, password)")
     for variable, value in (relay_lists or {}).items():
-        for index, item in enumerate(_as_list(value, variable)):
+        items = _as_list(value)
+        if items is None:
+            errors.append(f"{variable}: must be a list of relays (dicts)")
+            continue
+        for index, item in enumerate(items):
             errors += _relay_errors(variable, item, index)
     for variable, value in (extra or {}).items():
-        if not isinstance(value, Mapping):
-            raise PostfixInputError(f"{variable}: expected a dict of parameters")
-        errors += _extra_errors(variable, value)
+        if isinstance(value, Mapping):
+            errors += _extra_errors(variable, value)
+        else:
+            errors.append(f"{variable}: must be a dict of Postfix parameters")
     return errors

@@ -10,7 +10,6 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.mailops.notify.plugins.filter.postfix_input_errors import FilterModule
 from ansible_collections.mailops.notify.plugins.module_utils._postfix_input import (
     OWNED_PARAMETERS,
-    PostfixInputError,
     check_inputs,
     forbidden_character,
 )
@@ -170,7 +169,8 @@ def test_the_filter_reports_errors_and_refuses_bad_shapes():
     assert postfix_input_errors({"lines": {"v": "ab"}}) == []
     with pytest.raises(AnsibleFilterError, match="unknown groups"):
         postfix_input_errors({"nope": {}})
-    with pytest.raises(AnsibleFilterError, match="expected a list of relays"):
-        postfix_input_errors({"relay_lists": {"x": "not a list"}})
-    with pytest.raises(PostfixInputError):
-        check_inputs(extra={"x": ["a"]})
+    assert postfix_input_errors({"relay_lists": {"x": "not a list"}, "relay": {"r": "x"}, "extra": {"e": ["a"]}}) == [
+        "r: must be a relay (host, username, password)",
+        "x: must be a list of relays (dicts)",
+        "e: must be a dict of Postfix parameters",
+    ]
