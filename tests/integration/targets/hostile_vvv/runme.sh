@@ -37,6 +37,33 @@ json.dump({"work": work, "relay_port": int(port), "dead_port": int(dead), "smtp_
 json.dump(secrets, open(work + "/secrets.json", "w"))
 PY
 
+# The applications' files, with the other secrets each one holds (written here, not by a task, so that only the
+# collection's modules can put them into the output).
+write_app_files() {
+    python - "$work" <<'PY'
+import json, os, sys
+work = sys.argv[1]
+s = json.load(open(work + "/secrets.json"))
+files = {
+    "config.json": json.dumps(
+        {
+            "ServiceSettings": {"SiteURL": "https://chat.example.test"},
+            "SqlSettings": {"DataSource": f"postgres://mmuser:{s['mm_db']}@db:5432/mattermost?sslmode=disable", "AtRestEncryptKey": s["mm_atrest"]},
+            "EmailSettings": {"SMTPServer": "", "SMTPPort": "", "SMTPUsername": "", "SMTPPassword": ""},
+        },
+        indent=4,
+    )
+    + "\n",
+    "app.ini": f"APP_NAME = Gitea\n[database]\nDB_TYPE = postgres\nPASSWD = `{s['gitea_db']}`\n[security]\nSECRET_KEY = {s['gitea_key']}\n[mailer]\nENABLED = false\n",
+    "gitlab.rb": f"external_url 'https://gitlab.example.test'\ngitlab_rails['db_password'] = '{s['gitlab_db']}'\n",
+}
+for name, text in files.items():
+    with open(os.path.join(work, name), "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.chmod(os.path.join(work, name), 0o640)
+PY
+}
+
 python files/relay_auth.py "$port" "$work/ca.pem" "$work/relay.pid" "$user" "$(python -c 'import json,sys; print(json.load(open(sys.argv[1]))["smtp"])' "$work/secrets.json")" &
 for _ in $(seq 1 50); do
     [ -s "$work/relay.pid" ] && break
@@ -47,8 +74,10 @@ done
 run() {
     ansible-playbook -vvv -i localhost, -c local -e "ansible_python_interpreter=$(command -v python)" -e "@$work/vars.json" files/play.yml "$@"
 }
+write_app_files
 run >"$work/plain.txt" 2>&1 || { tail -n 80 "$work/plain.txt"; exit 1; }
-rm -f "$work/config.json" "$work/app.ini" "$work/gitlab.rb" "$work/bundle.tar.gz"
+rm -f "$work/bundle.tar.gz"
+write_app_files
 run --diff >"$work/diff.txt" 2>&1 || { tail -n 80 "$work/diff.txt"; exit 1; }
 
 # Every form of every secret, searched in both outputs and in the bundle.
