@@ -23,9 +23,10 @@ description:
     RFC 2136 dynamic update, signed with a TSIG key (default algorithm V(hmac-sha256)).
   - With O(state=verify), nothing is changed; this is the guide's "Verify your DNS settings" step.
   - The records are also returned in zone-file syntax (RV(zone_snippet)), for DNS providers without an API.
-  - Every option is checked on the managed host before any query, name lookup or update is sent: names (no empty
-    label, no label longer than 63 characters, no line break or other control character), ports, TTL, timeouts, the
-    TSIG key name, algorithm and base64 secret. A bad value fails with a message that names the option and the rule.
+  - Every option is checked on the managed host before any query, name lookup or update is sent. That covers names
+    (no empty label, no label longer than 63 characters, no line break or other control character), ports, TTL,
+    timeouts, and the TSIG key name, algorithm and base64 secret. A bad value fails with a message that names the
+    option and the rule.
 extends_documentation_fragment:
   - mailops.notify._attributes
 attributes:
@@ -112,7 +113,7 @@ options:
     type: str
   key_name:
     description:
-      - The name of the TSIG key that signs the updates: a domain name whose labels hold letters, digits, V(-) and V(_).
+      - The name of the TSIG key that signs the updates, a domain name whose labels hold letters, digits, V(-) and V(_).
     type: str
   key_secret:
     description:

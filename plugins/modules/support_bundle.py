@@ -26,7 +26,7 @@ description:
     passwords, C(postconf) parameters with inline credentials and AUTH payloads in logs are masked too. Before writing,
     the module scans every member and its own result for every form of every secret and fails, writing nothing, when one
     is found.
-  - O(evidence) and O(secrets) are C(no_log): the result shows them as hidden in C(invocation) (also at C(-vvv)), the
+  - O(evidence) and O(secrets) are C(no_log). The result shows them as hidden in C(invocation) (also at C(-vvv)), the
     host's log does not get them, and every form of every secret is masked in whatever the module returns.
   - O(dest) is checked before anything is built, also in check mode; a path that cannot be written fails with a
     message that names O(dest).
