@@ -32,7 +32,7 @@ from ansible_collections.mailops.notify.plugins.module_utils._settings import (
     split_lines,
 )
 
-__all__ = ["GiteaBackend", "get_value", "read_ini", "set_value"]
+__all__ = ["GiteaBackend", "effective_mailer", "get_value", "read_ini", "set_value"]
 
 # White space as Go's unicode.IsSpace: go-ini trims lines and values with it.
 _GO_SPACE = "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
@@ -45,6 +45,8 @@ _KEY_RE = re.compile(
 _SECURITY_TO_PROTOCOL = {"none": "smtp", "starttls": "smtp+starttls", "tls": "smtps"}
 _PROTOCOL_TO_SECURITY = {"smtp": "none", "smtp+starttls": "starttls", "smtp+startls": "starttls", "smtps": "tls"}
 _PORT_TO_PROTOCOL = {"25": "smtp", "465": "smtps", "587": "smtp+starttls"}
+_PROTOCOL_TO_PORT = {"smtp": "25", "smtps": "465", "smtp+starttls": "587"}
+_GO_TRUE = ("1", "t", "true", "y", "yes", "on")  # go-ini's MustBool
 _DEPRECATED = {
     "MAILER_TYPE": "PROTOCOL",
     "HOST": "SMTP_ADDR and SMTP_PORT",
@@ -191,6 +193,54 @@ def set_value(text: str, section: str, key: str, value: str, option: str) -> str
     return "".join(lines)
 
 
+def _split_host_port(value: str) -> tuple[str, str]:
+    """Go's net.SplitHostPort, as Gitea uses it on the deprecated HOST ("missing port" keeps the whole value as the address)."""
+    if value.startswith("["):
+        end = value.find("]")
+        if end > 0 and value[end + 1 : end + 2] == ":":
+            return value[1:end], value[end + 2 :]
+        return value, ""
+    if value.count(":") == 1:
+        host, port = value.split(":")
+        return host, port
+    return value, ""
+
+
+def effective_mailer(mailer: t.Mapping[str, str]) -> dict[str, t.Any]:
+    """PROTOCOL, SMTP_ADDR and SMTP_PORT as Gitea settles them at startup (modules/setting/mailer.go loadMailerFrom).
+
+    Deprecated keys are migrated when the new one is absent (MAILER_TYPE=sendmail, HOST, IS_TLS_ENABLED), smtp+startls
+    becomes smtp+starttls, an empty port follows the protocol, and an empty protocol follows the address (a path is
+    smtp+unix) or the port: 25 smtp, 465 smtps, 587 smtp+starttls, anything else (also no port) smtps, on 465 when no
+    port is set.  ``ASSUMED`` is True for that last rule (Gitea logs "unable to infer ... assume using smtps").
+    """
+    m = dict(mailer)
+    if "PROTOCOL" not in m and m.get("MAILER_TYPE") == "sendmail":
+        m["PROTOCOL"] = "sendmail"
+    if "HOST" in m and "SMTP_ADDR" not in m:
+        addr, port = _split_host_port(m["HOST"])
+        m["SMTP_ADDR"] = addr or "127.0.0.1"
+        if not m.get("SMTP_PORT"):
+            m["SMTP_PORT"] = port
+    if "IS_TLS_ENABLED" in m and "PROTOCOL" not in m:
+        m["PROTOCOL"] = "smtps" if m["IS_TLS_ENABLED"].lower() in _GO_TRUE else "smtp+starttls"
+    protocol = m.get("PROTOCOL", "")
+    if protocol == "smtp+startls":
+        protocol = "smtp+starttls"
+    port = m.get("SMTP_PORT", "") or _PROTOCOL_TO_PORT.get(protocol, "")
+    addr = m.get("SMTP_ADDR", "")
+    assumed = False
+    if not protocol:
+        if "/" in addr or "\\" in addr:
+            protocol = "smtp+unix"
+        elif port in _PORT_TO_PROTOCOL:
+            protocol = _PORT_TO_PROTOCOL[port]
+        else:
+            protocol, assumed = "smtps", True
+            port = port or "465"
+    return {"PROTOCOL": protocol, "SMTP_ADDR": addr, "SMTP_PORT": port, "ASSUMED": assumed}
+
+
 def _bool(value: str | None) -> bool | None:
     if value is None or value == "":
         return None
@@ -217,11 +267,12 @@ class GiteaBackend(Backend):
         enabled = _bool(mailer.get("ENABLED"))
         notify = _bool(service.get("ENABLE_NOTIFY_MAIL"))
         out["enabled"] = bool(enabled) and bool(notify)
-        out["host"] = mailer.get("SMTP_ADDR")
-        port = mailer.get("SMTP_PORT")
-        out["port"] = int(port) if port and port.isdigit() else None
-        protocol = mailer.get("PROTOCOL") or _PORT_TO_PROTOCOL.get(port or "", "")
-        out["security"] = _PROTOCOL_TO_SECURITY.get(protocol)
+        # what Gitea will use: deprecated keys migrated, port and protocol inferred as it infers them
+        effective = effective_mailer(mailer)
+        out["host"] = effective["SMTP_ADDR"] or None
+        port = effective["SMTP_PORT"]
+        out["port"] = int(port) if port.isdigit() else None
+        out["security"] = _PROTOCOL_TO_SECURITY.get(effective["PROTOCOL"])
         out["username"] = mailer.get("USER")
         out["password"] = mailer.get("PASSWD", "")
         out["auth"] = "plain" if mailer.get("USER") else "none"
@@ -246,8 +297,13 @@ class GiteaBackend(Backend):
         if "enabled" in v:
             put("ENABLED", bool(v["enabled"]), "enabled")
             put("ENABLE_NOTIFY_MAIL", bool(v["enabled"]), "enabled", "service")
+        mailer = read_ini(state).get("mailer", {})
         if "security" in v:
             put("PROTOCOL", _SECURITY_TO_PROTOCOL[v["security"]], "security")
+        elif ("host" in v or "port" in v) and not mailer.get("PROTOCOL") and "PROTOCOL" not in desired.extra:
+            # Write the protocol Gitea would infer from the new address and port, so the file says what Gitea does.
+            overlay = {**mailer, **({"SMTP_ADDR": v["host"]} if "host" in v else {}), **({"SMTP_PORT": str(v["port"])} if "port" in v else {})}
+            put("PROTOCOL", effective_mailer(overlay)["PROTOCOL"], "security")
         if "host" in v:
             put("SMTP_ADDR", v["host"], "host")
         if "port" in v:
@@ -307,10 +363,24 @@ class GiteaBackend(Backend):
 
     def warnings(self, state: str) -> list[str]:
         mailer = read_ini(state).get("mailer", {})
+        effective = effective_mailer(mailer)
         out = [f"app.ini [mailer] still has the deprecated key {key}; Gitea 1.18+ uses {new} instead" for key, new in _DEPRECATED.items() if key in mailer]
-        if mailer.get("PROTOCOL") == "smtp" and mailer.get("SMTP_ADDR") and not _is_local(mailer["SMTP_ADDR"]):
+        if effective["ASSUMED"]:
+            out.append(
+                f"app.ini [mailer] has no PROTOCOL and SMTP_PORT {mailer.get('SMTP_PORT', '')!r} is none of 25, 465 and 587, so Gitea assumes smtps"
+                f" (implicit TLS) on port {effective['SMTP_PORT']}; set security to make the protocol explicit"
+            )
+        if effective["PROTOCOL"] == "smtp" and effective["SMTP_ADDR"] and not _is_local(effective["SMTP_ADDR"]):
             out.append("app.ini [mailer] PROTOCOL=smtp sends in plaintext to a remote server (Gitea logs a warning for this too)")
         return out
+
+    def change_warnings(self, before: str, after: str, desired: Desired) -> list[str]:
+        old, new = read_ini(before).get("mailer", {}), read_ini(after).get("mailer", {})
+        if old.get("PROTOCOL") or not new.get("PROTOCOL") or "security" in desired.values or "PROTOCOL" in desired.extra:
+            return []
+        inferred = effective_mailer({key: value for key, value in new.items() if key != "PROTOCOL"})
+        why = f"SMTP_PORT {new.get('SMTP_PORT', '')!r} is none of 25, 465 and 587, so Gitea assumes smtps" if inferred["ASSUMED"] else "as Gitea infers it"
+        return [f"app.ini [mailer] had no PROTOCOL; PROTOCOL = {new['PROTOCOL']} was written ({why}); set security to choose the protocol"]
 
 
 def _is_local(host: str) -> bool:

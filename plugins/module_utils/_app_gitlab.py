@@ -40,6 +40,16 @@ _LINE_RE = re.compile(
     re.DOTALL,
 )
 _EXTRA_KEY_RE = re.compile(r"^(smtp_|gitlab_email_)[a-z0-9_]+$")
+# The gitlab_rails keys Omnibus turns into GitLab's mail settings: smtp_settings.rb.erb (authentication, user_name, password,
+# address, port, domain, enable_starttls_auto, tls, ssl, openssl_verify_mode, ca_path, ca_file, open_timeout, read_timeout),
+# smtp_enable and smtp_pool (the recipe and the template), and the gitlab_email_* attributes of gitlab.yml.erb.  Any other
+# key is ignored by gitlab-ctl reconfigure, so it is refused in extra.
+MAPPED_KEYS = frozenset(
+    [f"smtp_{key}" for key in "enable address port user_name password domain authentication enable_starttls_auto tls ssl".split()]
+    + [f"smtp_{key}" for key in "openssl_verify_mode ca_path ca_file open_timeout read_timeout pool".split()]
+    + [f"gitlab_email_{key}" for key in "enabled from display_name reply_to subject_suffix smime_enabled smime_key_file".split()]
+    + [f"gitlab_email_{key}" for key in "smime_cert_file smime_ca_certs_file".split()]
+)
 _VERIFY_MODES = ("none", "peer", "client_once", "fail_if_no_peer_cert")
 _AUTH_TO_RB = {"plain": "plain", "login": "login", "cram-md5": "cram_md5"}
 _RB_TO_AUTH = {"plain": "plain", "login": "login", "cram_md5": "cram-md5", "cram-md5": "cram-md5"}
@@ -254,6 +264,11 @@ def _refuse_multiline(text: str, keys: t.Collection[str]) -> None:
             )
 
 
+def _ruby_true(value: t.Any) -> bool:
+    """Ruby's truth: everything but nil and false (0 and "" too)."""
+    return value is not None and value is not False
+
+
 def _is_mail_key(key: str) -> bool:
     return key.startswith("smtp_") or key.startswith("gitlab_email_")
 
@@ -322,9 +337,9 @@ class GitlabBackend(Backend):
         out["host"] = get("smtp_address")
         port = get("smtp_port")
         out["port"] = int(port) if isinstance(port, str) and port.isdigit() else port
-        if get("smtp_tls") or get("smtp_ssl"):
+        if _ruby_true(get("smtp_tls")) or _ruby_true(get("smtp_ssl")):
             out["security"] = "tls"
-        elif get("smtp_enable_starttls_auto"):
+        elif _ruby_true(get("smtp_enable_starttls_auto")):
             out["security"] = "starttls"
         else:
             out["security"] = "none"
@@ -342,7 +357,7 @@ class GitlabBackend(Backend):
         out["validate_certs"] = None if mode is None else mode != "none"
         return out
 
-    def _updates(self, desired: Desired) -> list[tuple[str, t.Any]]:
+    def _updates(self, desired: Desired, keys: t.Mapping[str, t.Any]) -> list[tuple[str, t.Any]]:
         v = desired.values
         updates: list[tuple[str, t.Any]] = []
         if "enabled" in v:
@@ -373,6 +388,10 @@ class GitlabBackend(Backend):
             security = v["security"]
             updates.append(("smtp_enable_starttls_auto", security == "starttls"))
             updates.append(("smtp_tls", security == "tls"))
+            # The template renders smtp_ssl as :ssl, and GitLab's Mail treats it like :tls (implicit TLS; together with
+            # enable_starttls_auto its patched Mail 2.8 refuses to deliver).  A leftover one is set false like smtp_tls.
+            if security != "tls" and "smtp_ssl" in keys and _ruby_true(keys["smtp_ssl"]):
+                updates.append(("smtp_ssl", False))
         if "validate_certs" in v:
             updates.append(("smtp_openssl_verify_mode", "peer" if v["validate_certs"] else "none"))
         if "from_address" in v:
@@ -381,11 +400,17 @@ class GitlabBackend(Backend):
             updates.append(("gitlab_email_display_name", v["from_name"]))
         if "reply_to" in v:
             updates.append(("gitlab_email_reply_to", v["reply_to"]))
-        managed = {key for key, _value in updates}
+        managed = {key for key, _value in updates} | ({"smtp_ssl"} if "security" in v else set())
         for key, value in desired.extra.items():
             option = f"extra.{key}"
             if not _EXTRA_KEY_RE.match(key):
                 raise SettingsValidationError(option, "app=gitlab extra keys are gitlab_rails smtp_* or gitlab_email_* keys only")
+            if key not in MAPPED_KEYS:
+                raise SettingsValidationError(
+                    option,
+                    f"GitLab Omnibus does not map gitlab_rails['{key}'] to any mail setting (gitlab-ctl reconfigure would ignore it);"
+                    f" the keys it maps are {', '.join(sorted(MAPPED_KEYS))}",
+                )
             if key in managed:
                 raise SettingsValidationError(option, f"is already set through the option {_COVERED.get(key, '?')}; do not set it in extra too")
             if key == "smtp_openssl_verify_mode" and value not in _VERIFY_MODES:
@@ -396,7 +421,7 @@ class GitlabBackend(Backend):
         return updates
 
     def render(self, state: str, desired: Desired) -> str:
-        updates = self._updates(desired)
+        updates = self._updates(desired, read_keys(state))
         _refuse_multiline(state, {key for key, _value in updates})
         text = state
         for key, value in updates:
@@ -420,11 +445,30 @@ class GitlabBackend(Backend):
 
     def warnings(self, state: str) -> list[str]:
         keys = read_keys(state)
-        return [
+        out = [
             f"gitlab.rb: gitlab_rails['{key}'] is not a literal" + ("" if looks_secret(key) else f" ({value.source!r})") + "; it was left as it is"
             for key, value in keys.items()
             if isinstance(value, _Dynamic) and _is_mail_key(key)
         ]
+        literal = {key: value for key, value in keys.items() if not isinstance(value, _Dynamic)}
+        implicit = [key for key in ("smtp_tls", "smtp_ssl") if _ruby_true(literal.get(key))]
+        if implicit and _ruby_true(literal.get("smtp_enable_starttls_auto")):
+            out.append(
+                f"gitlab.rb sets {' and '.join(f'gitlab_rails[{key!r}] = true' for key in implicit)} together with"
+                " gitlab_rails['smtp_enable_starttls_auto'] = true: implicit TLS and STARTTLS contradict each other"
+                " (gitlab-ctl reconfigure refuses smtp_tls with it, GitLab's Mail refuses to deliver with either); set security to choose one"
+            )
+        return out
+
+    def change_warnings(self, before: str, after: str, desired: Desired) -> list[str]:
+        old, new = read_keys(before), read_keys(after)
+        security = desired.values.get("security")
+        if security and _ruby_true(old.get("smtp_ssl")) and new.get("smtp_ssl") is False:
+            return [
+                f"gitlab.rb: gitlab_rails['smtp_ssl'] was set to false; GitLab treats smtp_ssl like smtp_tls (implicit TLS),"
+                f" so the leftover value would have overridden security={security}"
+            ]
+        return []
 
 
 _COVERED = {
@@ -438,6 +482,7 @@ _COVERED = {
     "smtp_authentication": "auth",
     "smtp_enable_starttls_auto": "security",
     "smtp_tls": "security",
+    "smtp_ssl": "security",
     "smtp_openssl_verify_mode": "validate_certs",
     "gitlab_email_from": "from_address",
     "gitlab_email_display_name": "from_name",

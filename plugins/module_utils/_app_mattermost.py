@@ -19,19 +19,40 @@ DSN, encryption keys and salts).
 from __future__ import annotations
 
 import json
+import os
 import re
+import shlex
 import typing as t
+from dataclasses import dataclass, field
 from json.decoder import scanstring
 
 from ansible_collections.mailops.notify.plugins.module_utils._settings import (
     Backend,
     Desired,
     SettingsFormatError,
+    SettingsSourceError,
     SettingsValidationError,
+    check_text,
     looks_secret,
 )
 
-__all__ = ["EMAIL_SETTINGS_TYPES", "MattermostBackend", "get_path", "is_json_type", "set_path"]
+__all__ = [
+    "EMAIL_SETTINGS_TYPES",
+    "ConfigSource",
+    "MattermostBackend",
+    "check_config_sources",
+    "check_service_name",
+    "config_flag",
+    "get_path",
+    "is_database_dsn",
+    "is_json_type",
+    "override_name",
+    "parse_env_file",
+    "parse_systemctl_show",
+    "service_sources",
+    "set_path",
+    "verify_config_source",
+]
 
 # model.EmailSettings (server/public/model/config.go): JSON key -> Python type of the JSON value.
 EMAIL_SETTINGS_TYPES: dict[str, type] = {
@@ -331,6 +352,11 @@ class MattermostBackend(Backend):
     }
     password_comparison = "config.json stores SMTPPassword in clear text; the stored value is compared with the requested one"
     password_keys = ("SMTPPassword",)
+    no_plaintext_auth = (
+        "Mattermost opens its SMTP session under the name SMTPServer:SMTPPort, so Go's net/smtp PlainAuth sees 'localhost:25',"
+        " which is not exactly localhost, 127.0.0.1 or ::1, and refuses the unencrypted connection; Mattermost's LOGIN refuses"
+        " every connection without TLS (server/platform/shared/mail/mail.go)"
+    )
 
     def read(self, state: str) -> dict[str, t.Any]:
         data, _root = _parse(state)
@@ -427,6 +453,11 @@ class MattermostBackend(Backend):
             raise SettingsValidationError(option, f"must be one of {', '.join(_ENUMS[path])}, got {value!r}")
         return path, value
 
+    def written_paths(self, state: str, desired: Desired) -> list[str]:
+        """The config.json paths (``Section.Key``) this run writes, whether or not their value changes."""
+        data, _root = _parse(state)
+        return sorted({path for path, _value in self._updates(data, desired)})
+
     def render(self, state: str, desired: Desired) -> str:
         data, _root = _parse(state)
         text = state
@@ -469,3 +500,300 @@ class MattermostBackend(Backend):
                 raise SettingsFormatError(f"config.json EmailSettings.{key} must be a JSON {kind.__name__}, found {found}")
         if es.get("ConnectionSecurity", "") not in ("", "TLS", "STARTTLS", "PLAIN"):
             raise SettingsFormatError(f"config.json EmailSettings.ConnectionSecurity {es['ConnectionSecurity']!r} is not valid")
+
+
+# ---------------------------------------------------------------------------------------------
+# Does Mattermost read this file?  Where the running server takes its configuration from (server/cmd/mattermost/
+# commands/utils.go getConfigDSN: the --config flag, else MM_CONFIG, else config.json; server/config/store.go: a
+# mysql:// or postgres:// DSN is a database store) and which settings the environment overrides (server/config/
+# environment.go: every variable whose upper-cased name is MM_<SECTION>_<KEY> replaces that setting).  The checks
+# are pure functions of an environment and a command line; service_sources() does the reading.
+
+DATABASE_DSN_PREFIXES = ("mysql://", "postgres://", "postgresql://")  # config.IsDatabaseDSN
+PROCESS_NAME = "mattermost"
+SHOW_PROPERTIES = ("LoadState", "MainPID", "Environment", "EnvironmentFiles", "ExecStart")
+_UNIT_RE = re.compile(r"^[A-Za-z0-9:_.\\@-]{1,255}$")
+_ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ENV_FILES_RE = re.compile(r"^(?P<path>.+) \(ignore_errors=(?:yes|no)\)$")
+_ARGV_RE = re.compile(r"argv\[\]=(?P<argv>.*?) ; ")
+_EXPAND_RE = re.compile(r"\$\{(?P<braced>[A-Za-z_][A-Za-z0-9_]*)\}|\$(?P<plain>[A-Za-z_][A-Za-z0-9_]*)")
+
+
+def check_service_name(value: str) -> None:
+    """Refuse a ``service`` that is not a systemd unit name (it becomes an argument of systemctl)."""
+    check_text("service", value)
+    if value.startswith("-") or not _UNIT_RE.match(value):
+        raise SettingsValidationError(
+            "service", f"{value!r} is not a systemd unit name (letters, digits and : _ . \\ @ -, not starting with -, at most 255 characters)"
+        )
+
+
+def override_name(path: str) -> str:
+    """The environment variable that overrides a config.json setting: EmailSettings.SMTPServer -> MM_EMAILSETTINGS_SMTPSERVER."""
+    return "MM_" + path.replace(".", "_").upper()
+
+
+def is_database_dsn(value: str) -> bool:
+    return value.startswith(DATABASE_DSN_PREFIXES)
+
+
+def config_flag(argv: t.Sequence[str]) -> str | None:
+    """The value of the last --config / -c flag of a Mattermost command line (pflag syntax), or None."""
+    found = None
+    args = list(argv[1:])
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            break
+        if arg in ("--config", "-c"):
+            found = args[index + 1] if index + 1 < len(args) else None
+            index += 2
+            continue
+        if arg.startswith("--config="):
+            found = arg[len("--config=") :]
+        elif arg.startswith("-c") and not arg.startswith("--"):
+            found = arg[3:] if arg.startswith("-c=") else arg[2:]
+        index += 1
+    return found or None
+
+
+@dataclass(frozen=True)
+class ConfigSource:
+    """The environment and command line one Mattermost server would start with.
+
+    ``origins`` names where each variable (upper-cased) is set, for the messages; ``same_root`` is False for a process
+    in another mount namespace (a container), where a file path means something else.
+    """
+
+    label: str
+    environ: t.Mapping[str, str]
+    argv: tuple = ()
+    argv_origin: str = ""
+    same_root: bool = True
+    origins: t.Mapping[str, str] = field(default_factory=dict)
+
+    def where(self, name: str) -> str:
+        origin = self.argv_origin if name == "--config" else self.origins.get(name.upper(), "")
+        return f"{self.label} ({origin})" if origin else self.label
+
+
+def _mm_environ(environ: t.Mapping[str, str]) -> dict[str, str]:
+    """What config.GetEnvironment keeps: the variables whose upper-cased name starts with MM, by that name."""
+    return {key.upper(): value for key, value in environ.items() if key.upper().startswith("MM")}
+
+
+def check_config_sources(
+    sources: t.Iterable[ConfigSource],
+    config_path: str,
+    written: t.Iterable[str],
+    aliases: t.Iterable[str] = (),
+    realpath: t.Callable[[str], str] = os.path.realpath,
+) -> tuple[list[str], list[str], list[str]]:
+    """(errors, warnings, names) of what makes ``config_path`` not (or not wholly) what Mattermost reads.
+
+    ``config_path`` is the real path of the edited file, ``aliases`` other paths of it (the symbolic link given).
+    An error: the configuration is in a database (a DSN in --config or MM_CONFIG), or in another file, or an environment
+    variable overrides a setting this run writes (``written``).  A warning: a variable overrides an EmailSettings or
+    SupportSettings.SupportEmail key this run does not write.  Messages name variables, never their values.
+    """
+    written = set(written)
+    overrides = {override_name(path): path for path in written}
+    basenames = {os.path.basename(path) for path in (config_path, *aliases)}
+    errors: list[str] = []
+    warnings: list[str] = []
+    names: list[str] = []
+    for source in sources:
+        env = _mm_environ(source.environ)
+        flag = config_flag(source.argv)
+        if flag:
+            name, dsn, where = "--config", flag, f"--config in {source.where('--config')}"
+        elif env.get("MM_CONFIG"):
+            name, dsn, where = "MM_CONFIG", env["MM_CONFIG"], f"MM_CONFIG in {source.where('MM_CONFIG')}"
+        else:
+            name, dsn, where = "", "config.json", f"{source.label} (no --config, no MM_CONFIG: Mattermost reads config.json)"
+        problem = ""
+        if is_database_dsn(dsn):
+            problem = (
+                f"{where} is a database DSN (mysql:// or postgres://), so Mattermost keeps its configuration in the database"
+                " (change it with mmctl config set or the System Console)"
+            )
+        elif os.path.isabs(dsn):
+            if source.same_root and realpath(dsn) != config_path:
+                problem = f"{where} names another configuration file"
+        elif os.path.basename(dsn) not in basenames:
+            problem = f"{where} names a configuration file with another name"
+        if problem:
+            names.append(name or "config.json")
+            errors.append(problem)
+        hit = sorted(key for key in env if key in overrides)
+        if hit:
+            names.extend(hit)
+            located = "; ".join(f"{key} in {source.where(key)}" for key in hit)
+            settings = ", ".join(overrides[key] for key in hit)
+            errors.append(f"{located} override{'s' if len(hit) == 1 else ''} {settings}, which this task writes (the environment wins over the file)")
+        other = sorted(key for key in env if key not in overrides and key.startswith(("MM_EMAILSETTINGS_", "MM_SUPPORTSETTINGS_SUPPORTEMAIL")))
+        if other:
+            warnings.append(
+                f"{source.label} sets {', '.join(other)}: Mattermost uses those values, not the ones in {config_path} (this task does not write them)"
+            )
+    return errors, warnings, sorted(set(names))
+
+
+def parse_systemctl_show(text: str) -> dict[str, list[str]]:
+    """``systemctl show`` output: property name -> its values (EnvironmentFiles and ExecStart can repeat)."""
+    props: dict[str, list[str]] = {}
+    for line in text.split("\n"):
+        key, sep, value = line.partition("=")
+        if sep and key:
+            props.setdefault(key, []).append(value)
+    return props
+
+
+def _words(text: str) -> list[str]:
+    try:
+        return shlex.split(text, posix=True)
+    except ValueError:  # an unbalanced quote: plain words are enough to find names
+        return text.split()
+
+
+def _assignments(words: t.Iterable[str]) -> list[tuple[str, str]]:
+    out = []
+    for word in words:
+        key, sep, value = word.partition("=")
+        if sep and _ENV_NAME_RE.match(key):
+            out.append((key, value))
+    return out
+
+
+def parse_env_file(text: str) -> list[tuple[str, str]]:
+    """The assignments of a systemd EnvironmentFile: KEY=VALUE lines, # and ; comments, quotes, a trailing backslash continues."""
+    out = []
+    pending = ""
+    for raw in text.split("\n"):
+        line = pending + raw.rstrip("\r")
+        if line.endswith("\\") and not line.endswith("\\\\"):
+            pending = line[:-1]
+            continue
+        pending = ""
+        stripped = line.strip()
+        if not stripped or stripped[0] in "#;":
+            continue
+        key, sep, value = stripped.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not _ENV_NAME_RE.match(key):
+            continue
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            quote, value = value[0], value[1:-1]
+            if quote == '"':
+                value = re.sub(r"\\(.)", r"\1", value)
+        out.append((key, value))
+    return out
+
+
+def _expand(word: str, env: t.Mapping[str, str]) -> str:
+    """systemd's $VAR / ${VAR} in ExecStart (an unset variable expands to nothing)."""
+    return _EXPAND_RE.sub(lambda match: env.get(match.group("braced") or match.group("plain"), ""), word)
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read(1 << 20)
+
+
+def _proc_sources(proc: str, main_pid: int) -> tuple[list[ConfigSource], list[str]]:
+    pids = {main_pid} if main_pid > 0 else set()
+    try:
+        entries = os.listdir(proc)
+    except OSError:
+        entries = []
+    for entry in entries:
+        if entry.isdigit():
+            try:
+                if _read(f"{proc}/{entry}/comm").strip() == PROCESS_NAME.encode():
+                    pids.add(int(entry))
+            except OSError:
+                continue
+    try:
+        own_ns = os.readlink(f"{proc}/self/ns/mnt")
+    except OSError:
+        own_ns = None
+    sources, warnings = [], []
+    for pid in sorted(pids):
+        try:
+            environ_data = _read(f"{proc}/{pid}/environ")
+            cmdline = _read(f"{proc}/{pid}/cmdline")
+        except FileNotFoundError:
+            continue  # it has exited
+        except OSError as exc:
+            warnings.append(
+                f"cannot read {proc}/{pid}/environ of the running Mattermost process ({os.strerror(exc.errno or 0)}); its environment was not checked"
+            )
+            continue
+        environ = dict(_assignments(item.decode("utf-8", "surrogateescape") for item in environ_data.split(b"\0") if item))
+        argv = tuple(item.decode("utf-8", "surrogateescape") for item in cmdline.split(b"\0") if item)
+        try:
+            same_root = own_ns is None or os.readlink(f"{proc}/{pid}/ns/mnt") == own_ns
+        except OSError:
+            same_root = True
+        origins = {key.upper(): f"{proc}/{pid}/environ" for key in environ}
+        sources.append(ConfigSource(f"the running Mattermost process {pid}", environ, argv, f"{proc}/{pid}/cmdline", same_root, origins))
+    return sources, warnings
+
+
+def service_sources(service: str, systemctl: t.Callable[[list], tuple[int, str, str]] | None, proc: str = "/proc") -> tuple[list[ConfigSource], list[str]]:
+    """The environment and command line of ``service`` (``systemctl show`` and the EnvironmentFiles it names) and of every
+    running process called mattermost (its /proc environ and cmdline).  No systemd, or no such unit: only the processes."""
+    sources: list[ConfigSource] = []
+    warnings: list[str] = []
+    main_pid = 0
+    if systemctl is not None:
+        rc, out, _err = systemctl(["show", *(f"--property={name}" for name in SHOW_PROPERTIES), "--", service])
+        props = parse_systemctl_show(out) if rc == 0 else {}
+        if props.get("LoadState", [""])[0] not in ("", "not-found"):
+            env: dict[str, str] = {}
+            origins: dict[str, str] = {}
+            for value in props.get("Environment", []):
+                for key, item in _assignments(_words(value)):
+                    env[key], origins[key.upper()] = item, "Environment="
+            for value in props.get("EnvironmentFiles", []):
+                match = _ENV_FILES_RE.match(value)
+                path = match.group("path") if match else value
+                try:
+                    text = _read(path).decode("utf-8", "surrogateescape")
+                except FileNotFoundError:
+                    continue  # systemd skips a missing "-" file; a missing required one stops the service anyway
+                except OSError as exc:
+                    warnings.append(f"cannot read {path}, an EnvironmentFile of {service} ({os.strerror(exc.errno or 0)}); its variables were not checked")
+                    continue
+                for key, item in parse_env_file(text):
+                    env[key], origins[key.upper()] = item, f"EnvironmentFile={path}"
+            argv: tuple = ()
+            for value in props.get("ExecStart", []):
+                match = _ARGV_RE.search(value)
+                if match:
+                    argv = tuple(_expand(word, env) for word in _words(match.group("argv")))
+                    break
+            sources.append(ConfigSource(f"the systemd service {service}", env, argv, "ExecStart=", True, origins))
+            pid = props.get("MainPID", ["0"])[0]
+            main_pid = int(pid) if pid.isdigit() else 0
+    found, more = _proc_sources(proc, main_pid)
+    return sources + found, warnings + more
+
+
+def verify_config_source(
+    service: str,
+    config_path: str,
+    written: t.Iterable[str],
+    systemctl: t.Callable[[list], tuple[int, str, str]] | None,
+    *,
+    aliases: t.Iterable[str] = (),
+    proc: str = "/proc",
+) -> list[str]:
+    """Raise SettingsSourceError when ``config_path`` is not what Mattermost reads; return the warnings."""
+    check_service_name(service)
+    sources, warnings = service_sources(service, systemctl, proc)
+    errors, more, names = check_config_sources(sources, config_path, written, aliases)
+    if errors:
+        raise SettingsSourceError(f"{config_path} is not what Mattermost reads: " + "; ".join(errors) + ". Nothing was changed", names)
+    return warnings + more

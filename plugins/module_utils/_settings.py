@@ -47,6 +47,7 @@ __all__ = [
     "SettingsApiError",
     "SettingsError",
     "SettingsFormatError",
+    "SettingsSourceError",
     "SettingsValidationError",
     "build_desired",
     "check_text",
@@ -113,6 +114,17 @@ class SettingsFormatError(SettingsError):
 
 class SettingsApiError(SettingsError):
     """An application API answered with an error."""
+
+
+class SettingsSourceError(SettingsError):
+    """The application does not read its settings from the file being edited (or not all of them).
+
+    ``names`` are the overrides found (environment variable or option names, never their values).
+    """
+
+    def __init__(self, message: str, names: t.Iterable[str] = ()) -> None:
+        self.names = sorted(set(names))
+        super().__init__(message)
 
 
 def mask_secret(value: t.Any) -> t.Any:
@@ -323,6 +335,9 @@ class Backend:
     password_comparison = ""
     #: the application's names of the SMTP password (refused in ``extra``, in any case, and always masked).
     password_keys: tuple = ()
+    #: why the application can never send credentials without TLS (empty: it can, to a local server, with
+    #: ``allow_plaintext_auth``).  Set, credentials with security=none are refused on every host.
+    no_plaintext_auth = ""
 
     def read(self, state: t.Any) -> dict[str, t.Any]:  # pragma: no cover - interface
         """Common-vocabulary view of ``state``.  ``password`` is None when the app does not reveal it."""
@@ -343,6 +358,10 @@ class Backend:
         """Re-validate a rendered state with the application's own rules (raise SettingsFormatError)."""
 
     def warnings(self, state: t.Any) -> list[str]:
+        return []
+
+    def change_warnings(self, before: t.Any, after: t.Any, desired: Desired) -> list[str]:
+        """What the edit corrected beyond the requested keys (a contradicting key, an implicit value made explicit)."""
         return []
 
 
@@ -485,6 +504,10 @@ def _validate_static(desired: Desired, backend: Backend | None) -> None:
         raise SettingsValidationError("support_address_type", "needs support_address")
     if "auth" in v and v["auth"] == "none" and v.get("username"):
         raise SettingsValidationError("auth", "auth=none contradicts the username that is set; remove username or choose an auth mechanism")
+    if desired.allow_plaintext_auth and backend is not None and backend.no_plaintext_auth:
+        raise SettingsValidationError(
+            "allow_plaintext_auth", f"app={desired.app} can never send credentials without TLS, not even to a local server: {backend.no_plaintext_auth}"
+        )
     if desired.allow_plaintext_auth and "host" in v and not is_loopback(v["host"]):
         raise SettingsValidationError(
             "allow_plaintext_auth",
@@ -511,7 +534,7 @@ def _check_port_security(option: str, port: t.Any, security: t.Any) -> None:
         raise SettingsValidationError(option, "port 587 is submission with STARTTLS, a server there expects plaintext first; use security=starttls or port 465")
 
 
-def validate_effective(effective: t.Mapping[str, t.Any], desired: Desired) -> None:
+def validate_effective(effective: t.Mapping[str, t.Any], desired: Desired, backend: Backend | None = None) -> None:
     """Rules on the combination of stored and requested values, after the edit.
 
     A rule is checked only when one of the fields it involves is managed by this run, so a
@@ -526,6 +549,12 @@ def validate_effective(effective: t.Mapping[str, t.Any], desired: Desired) -> No
             raise SettingsValidationError(exc.option, exc.rule + " (combined with the value stored in the application)") from None
     credentials = bool(effective.get("username")) or bool(effective.get("password"))
     if credentials and security == "none" and managed & {"security", "username", "password", "auth", "host"}:
+        if backend is not None and backend.no_plaintext_auth:
+            raise SettingsValidationError(
+                "security",
+                f"credentials (username/password) are set but security is none, and app={desired.app} can never authenticate without TLS,"
+                f" on any host: {backend.no_plaintext_auth}. Use security=starttls or tls, or remove the credentials (auth=none)",
+            )
         if not desired.allow_plaintext_auth:
             raise SettingsValidationError(
                 "security",
@@ -572,7 +601,7 @@ def plan(backend: Backend, state: t.Any, desired: Desired, header: str | None = 
             )
     after = backend.render(state, desired)
     effective = backend.read(after)
-    validate_effective(effective, desired)
+    validate_effective(effective, desired, backend)
     backend.check(after)
     changed = after != state
     settings = {name: effective.get(name) for name in FIELDS if name in effective}
@@ -584,6 +613,7 @@ def plan(backend: Backend, state: t.Any, desired: Desired, header: str | None = 
     if header:
         diff["before_header"] = header
         diff["after_header"] = header
+    warnings.extend(backend.change_warnings(state, after, desired))
     warnings.extend(backend.warnings(after))
     return Plan(before=state, after=after, changed=changed, settings=settings, diff=diff, warnings=warnings)
 

@@ -16,7 +16,10 @@ description:
   - Options that are not set are not managed and keep the value stored in the application.
   - Every rule is checked before anything is written; a failure names the option and the rule.
     Credentials with O(security=none) are refused (Mattermost's rule, applied to every application) unless
-    O(allow_plaintext_auth=true) and the server is local. A support URL must start with C(http://) or C(https://).
+    O(allow_plaintext_auth=true) and the server is local. For O(app=mattermost) they are refused on every host, local ones too, and
+    O(allow_plaintext_auth) is refused: Mattermost opens its SMTP session under the name C(SMTPServer:SMTPPort), so Go's
+    C(net/smtp) PlainAuth sees C(localhost:25), which is not exactly C(localhost), C(127.0.0.1) or C(::1), and refuses the
+    unencrypted connection, and Mattermost's LOGIN refuses every connection without TLS. A support URL must start with C(http://) or C(https://).
     Email addresses must be C(local@domain). O(port) must be 1 to 65535. Port 465 with V(starttls) and port 587 with
     V(tls) are refused. An O(auth) or O(security) value the application cannot do, an option the application has no setting for,
     and a O(provider) preset contradicted by explicit options in a way the provider refuses are refused. Checks on O(extra)
@@ -24,7 +27,8 @@ description:
   - File backends edit only their keys and leave every other byte of the file as it was. Writes are atomic and keep
     the file's owner and mode. The application must be restarted (Mattermost, Gitea) or reconfigured (GitLab,
     C(gitlab-ctl reconfigure)) or reloaded (Alertmanager, C(systemctl reload prometheus-alertmanager) or
-    C(POST /-/reload) on port 9093) to pick up the change; notify a handler when the task reports C(changed).
+    C(POST /-/reload) on port 9093) to pick up the change. Register the result and run that step in a task with
+    C(when: result is changed), as the examples do.
   - Every string value (options and O(extra) values) must be one line of printable text. Line breaks and control characters
     (C(\n), C(\r), NUL, TAB, U+000B, U+000C, U+001C to U+001E, U+0085, U+2028, U+2029 and the other C0 and C1 controls) are refused
     in every backend, so no value can add a line, a section or a statement to the configuration.
@@ -48,8 +52,13 @@ description:
   - "O(port): ghes C(port) (a JSON string); mattermost C(SMTPPort) (a JSON string); gitlab C(smtp_port) (an integer); gitea C(SMTP_PORT);
     alertmanager the port part of C(smtp_smarthost)."
   - "O(security): ghes C(enable_starttls_auto) (V(none) or V(starttls) only: the API has no implicit-TLS field);
-    mattermost C(ConnectionSecurity) (C(\"\"), C(STARTTLS), C(TLS)); gitlab C(smtp_enable_starttls_auto) and C(smtp_tls);
-    gitea C(PROTOCOL) (C(smtp), C(smtp+starttls), C(smtps)); alertmanager C(smtp_require_tls) (Alertmanager speaks implicit TLS
+    mattermost C(ConnectionSecurity) (C(\"\"), C(STARTTLS), C(TLS)); gitlab C(smtp_enable_starttls_auto) and C(smtp_tls), and a
+    C(smtp_ssl) line that is present is set to C(false) unless O(security=tls) (GitLab treats C(smtp_ssl) like C(smtp_tls), so a
+    leftover C(smtp_ssl = true) would override V(starttls); a warning says so);
+    gitea C(PROTOCOL) (C(smtp), C(smtp+starttls), C(smtps)), which is also written when only O(host) or O(port) is set and the file
+    has none (the protocol Gitea infers, with a warning). Read from a file without C(PROTOCOL), the security is the one Gitea uses:
+    port 25 V(none), 465 V(tls), 587 V(starttls), any other port or none V(tls) (Gitea assumes C(smtps), on port 465 when no port
+    is set; a warning says so), and C(smtp+unix) for an address that is a path; alertmanager C(smtp_require_tls) (Alertmanager speaks implicit TLS
     on port 465 and only there, so V(tls) means port 465 with C(smtp_require_tls: false); V(starttls) is C(true), V(none) C(false))."
   - "O(helo_domain): ghes C(domain); mattermost -; gitlab C(smtp_domain); gitea C(HELO_HOSTNAME); alertmanager C(smtp_hello)."
   - "O(auth): ghes C(authentication) (C(plain), C(login), C(cram_md5), empty for V(none)); mattermost C(EnableSMTPAuth)
@@ -228,7 +237,9 @@ options:
       - Application keys the common options do not cover, as key/value pairs, checked against the application's rules.
       - V(mattermost) keys are C(EmailSettings) keys (C(EnableEmailBatching), C(EmailBatchingInterval), ...), or C(Section.Key)
         for an existing key of another section. Values are converted to the key's JSON type.
-      - V(gitlab) keys are C(smtp_*) or C(gitlab_email_*) (C(smtp_pool), C(smtp_ca_file), C(gitlab_email_subject_suffix), ...).
+      - V(gitlab) keys are the C(smtp_*) and C(gitlab_email_*) keys GitLab Omnibus maps to its mail settings (C(smtp_pool), C(smtp_ca_file),
+        C(smtp_ca_path), C(smtp_open_timeout), C(smtp_read_timeout), C(smtp_ssl), C(gitlab_email_subject_suffix), C(gitlab_email_smime_*), ...);
+        any other key would be ignored by C(gitlab-ctl reconfigure) and is refused. C(smtp_ssl) is refused together with O(security).
       - V(gitea) keys are C([mailer]) keys (C(SUBJECT_PREFIX), C(ENVELOPE_FROM), ...); the deprecated pre-1.18 keys are refused.
       - V(ghes) keys are sent verbatim in the C(smtp) object.
       - A key that a set option already writes is refused.
@@ -239,6 +250,22 @@ options:
         Ansible writes on the target and out of the result.
       - V(mattermost) keys outside C(EmailSettings) must be booleans or numbers (the string keys there hold the database DSN, keys and salts).
     type: dict
+  service:
+    description:
+      - For O(app=mattermost), the systemd service of the Mattermost server. Before anything is written (also in check mode), the
+        module reads C(systemctl show) of this service (its C(Environment), C(EnvironmentFiles) and C(ExecStart)), the environment
+        files it names and, where readable, C(/proc/<pid>/environ) and C(/proc/<pid>/cmdline) of every running process called
+        C(mattermost), and fails with "is not what Mattermost reads" when the edit would change nothing Mattermost uses. That is when
+        the configuration is in the database (C(--config) or C(MM_CONFIG) is a C(mysql://) or C(postgres://) DSN), or in another
+        file (an absolute path that is not O(path), or a relative one with another file name; without either, Mattermost reads
+        C(config.json)), or when an environment variable C(MM_<SECTION>_<KEY>) (for example C(MM_EMAILSETTINGS_SMTPSERVER),
+        any case) overrides a setting the task writes. A variable that overrides another C(EmailSettings) key gives a warning.
+      - Messages name the variables and where they are set, never their values (a DSN holds the database password).
+      - Without systemd, or when the service does not exist, only the running processes are checked. A file or process that
+        cannot be read gives a warning.
+      - An empty string skips the check. Ignored for other applications.
+    type: str
+    default: mattermost
   api_url:
     description:
       - The Manage GHES API base URL, for example C(https://ghe.example.com:8443). Required for O(app=ghes).
@@ -281,8 +308,8 @@ options:
 requirements:
   - Python 3.9 or newer.
 notes:
-  - Mattermost configuration stored in the database (C(MM_CONFIG) set to a database DSN) and C(MM_EMAILSETTINGS_*) environment
-    overrides are not managed; environment overrides win over the file.
+  - Mattermost configuration stored in the database (C(MM_CONFIG) or C(--config) set to a database DSN) and C(MM_EMAILSETTINGS_*)
+    environment overrides are not managed, and the module fails when it finds them (see O(service)); environment overrides win over the file.
 seealso:
   - module: mailops.notify.smtp_test
     description: Send a test message through the same server, stage by stage.
@@ -304,7 +331,13 @@ EXAMPLES = r"""
     extra:
       EnableSignUpWithEmail: true
       ServiceSettings.EnableEmailInvitations: true
-  notify: Restart mattermost
+  register: mattermost_email
+
+- name: Restart Mattermost when its settings changed
+  ansible.builtin.systemd_service:
+    name: mattermost
+    state: restarted
+  when: mattermost_email is changed
 
 - name: Relay GitLab mail through the local Postfix
   mailops.notify.smtp_settings:
@@ -315,7 +348,13 @@ EXAMPLES = r"""
     from_address: gitlab@example.com
     reply_to: noreply@example.com
     backup: true
-  notify: Reconfigure gitlab
+  register: gitlab_email
+
+- name: Reconfigure GitLab when its settings changed
+  ansible.builtin.command:
+    cmd: gitlab-ctl reconfigure
+  when: gitlab_email is changed
+  changed_when: true
 
 - name: Configure Gitea to send through Office 365
   mailops.notify.smtp_settings:
@@ -329,6 +368,13 @@ EXAMPLES = r"""
     enabled: true
     extra:
       SUBJECT_PREFIX: "[gitea]"
+  register: gitea_email
+
+- name: Restart Gitea when its settings changed
+  ansible.builtin.systemd_service:
+    name: gitea
+    state: restarted
+  when: gitea_email is changed
 
 - name: Send Alertmanager's notifications through the relay on 587 (STARTTLS)
   mailops.notify.smtp_settings:
@@ -426,6 +472,14 @@ diff:
     after: '{"EmailSettings.SMTPPassword": "********", "EmailSettings.SMTPPort": "587", "EmailSettings.SMTPServer": "smtp.gmail.com"}'
     before_header: /opt/mattermost/config/config.json
     after_header: /opt/mattermost/config/config.json
+overrides:
+  description:
+    - The names (never the values) of what makes the file not what Mattermost reads, for example C(MM_CONFIG), C(--config),
+      C(config.json) or C(MM_EMAILSETTINGS_SMTPSERVER).
+  returned: failure, O(app=mattermost), when Mattermost does not read the file (see O(service))
+  type: list
+  elements: str
+  sample: [MM_CONFIG]
 backup_file:
   description: The backup copy of the file (mode C(0600)).
   returned: a backup was made (O(backup=true) and the file changed)
@@ -474,10 +528,11 @@ from ansible_collections.mailops.notify.plugins.module_utils._app_alertmanager i
 from ansible_collections.mailops.notify.plugins.module_utils._app_ghes import GhesBackend, GhesClient, HttpResponse, check_api_url
 from ansible_collections.mailops.notify.plugins.module_utils._app_gitea import GiteaBackend
 from ansible_collections.mailops.notify.plugins.module_utils._app_gitlab import GitlabBackend
-from ansible_collections.mailops.notify.plugins.module_utils._app_mattermost import MattermostBackend
+from ansible_collections.mailops.notify.plugins.module_utils._app_mattermost import MattermostBackend, check_service_name, verify_config_source
 from ansible_collections.mailops.notify.plugins.module_utils._settings import (
     SettingsError,
     SettingsFormatError,
+    SettingsSourceError,
     SettingsValidationError,
     build_desired,
     decode_config,
@@ -589,6 +644,24 @@ def syntax_check(module, backend, path, text):
         )
 
 
+def check_mattermost_source(module, backend, desired, text, paths):
+    """Fail when Mattermost does not read this file (configuration in the database, another file, environment overrides).
+
+    Reads ``systemctl show <service>``, the EnvironmentFiles it names and /proc of running mattermost processes; the
+    decisions are in _app_mattermost.  Returns the warnings.  Nothing here prints an environment value.
+    """
+    service = module.params["service"]
+    if not service:
+        return []
+    systemctl = module.get_bin_path("systemctl")
+
+    def run(args):
+        return module.run_command([systemctl, *args], environ_update={"LC_ALL": "C", "SYSTEMD_PAGER": "", "SYSTEMD_COLORS": "0"})
+
+    path, target = paths
+    return verify_config_source(service, target, backend.written_paths(text, desired), run if systemctl else None, aliases=(path,))
+
+
 def run_file_backend(module, backend, desired):
     path = module.params["path"] or DEFAULT_PATHS[desired.app]
     if desired.app == "alertmanager":
@@ -601,6 +674,8 @@ def run_file_backend(module, backend, desired):
         data = handle.read()
     before = decode_config(data, path)
     result = plan(backend, before, desired, header=path)
+    if desired.app == "mattermost":
+        result.warnings.extend(check_mattermost_source(module, backend, desired, before, (path, target)))
     out = {}
     if result.changed:
         syntax_check(module, backend, target, result.after)
@@ -658,6 +733,7 @@ def argument_spec() -> dict:
         "discard_to_noreply": {"type": "bool"},
         "validate_certs": {"type": "bool"},
         "extra": {"type": "dict"},
+        "service": {"type": "str", "default": "mattermost"},
         "api_url": {"type": "str"},
         "api_username": {"type": "str", "default": "api_key"},
         "api_password": {"type": "str", "no_log": True},
@@ -682,6 +758,8 @@ def main() -> None:
     backend = BACKENDS[app]()
     failure = None
     try:
+        if app == "mattermost" and module.params["service"]:
+            check_service_name(module.params["service"])
         desired = build_desired(app, module.params, backend)
         if app == "ghes":
             result, out, failure = run_ghes(module, backend, desired)
@@ -689,6 +767,8 @@ def main() -> None:
             result, out = run_file_backend(module, backend, desired)
     except SettingsValidationError as exc:
         module.fail_json(msg=f"Invalid settings for app={app}: {exc}", option=exc.option, rule=exc.rule)
+    except SettingsSourceError as exc:
+        module.fail_json(msg=f"Cannot manage the SMTP settings of app={app}: {exc}", overrides=exc.names)
     except SettingsError as exc:
         module.fail_json(msg=f"Cannot manage the SMTP settings of app={app}: {exc}")
     for warning in result.warnings:

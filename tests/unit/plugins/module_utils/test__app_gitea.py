@@ -11,7 +11,7 @@ import pathlib
 
 import pytest
 
-from ansible_collections.mailops.notify.plugins.module_utils._app_gitea import GiteaBackend, decode_value, read_ini
+from ansible_collections.mailops.notify.plugins.module_utils._app_gitea import GiteaBackend, decode_value, effective_mailer, read_ini
 from ansible_collections.mailops.notify.plugins.module_utils._settings import (
     MASK,
     SettingsFormatError,
@@ -277,5 +277,87 @@ def test_section_headers_as_go_ini_reads_them() -> None:
     assert data["mailer"] == {"ENABLED": "true"}
     assert data[" mailer "] == {"SMTP_ADDR": "other.example.com"}
     result = run(text, host="smtp.example.com")
-    assert result.after == text.replace("ENABLED = true\n", "ENABLED = true\nSMTP_ADDR = smtp.example.com\n")
+    # no port and no PROTOCOL: Gitea assumes smtps, and the module writes it down
+    assert result.after == text.replace("ENABLED = true\n", "ENABLED = true\nPROTOCOL = smtps\nSMTP_ADDR = smtp.example.com\n")
     assert run(result.after, host="smtp.example.com").changed is False
+
+
+# ---- The protocol Gitea really uses (modules/setting/mailer.go loadMailerFrom) ------------------------------------------
+
+MAILER = "[mailer]\nENABLED = true\nSMTP_ADDR = smtp.example.com\n"
+
+
+@pytest.mark.parametrize(
+    "lines, security, port, assumed",
+    [
+        ("SMTP_PORT = 25", "none", 25, False),
+        ("SMTP_PORT = 465", "tls", 465, False),
+        ("SMTP_PORT = 587", "starttls", 587, False),
+        # any other port: "unable to infer unspecified mailer.PROTOCOL ... assume using smtps"
+        ("SMTP_PORT = 2525", "tls", 2525, True),
+        ("SMTP_PORT = 10025", "tls", 10025, True),
+        # no port and no protocol: smtps on 465
+        ("", "tls", 465, True),
+        # a protocol without a port gives the port
+        ("PROTOCOL = smtp+starttls", "starttls", 587, False),
+        ("PROTOCOL = smtp", "none", 25, False),
+        ("PROTOCOL = smtp+startls\nSMTP_PORT = 2587", "starttls", 2587, False),
+        ("PROTOCOL = smtps\nSMTP_PORT = 2465", "tls", 2465, False),
+        # an empty PROTOCOL line is no protocol
+        ("PROTOCOL =\nSMTP_PORT = 2525", "tls", 2525, True),
+        # the deprecated keys still count when the new ones are absent
+        ("IS_TLS_ENABLED = true\nSMTP_PORT = 2525", "tls", 2525, False),
+        ("IS_TLS_ENABLED = false\nSMTP_PORT = 2525", "starttls", 2525, False),
+    ],
+)
+def test_security_gitea_infers(lines: str, security: str, port: int, assumed: bool) -> None:
+    text = MAILER + (lines + "\n" if lines else "")
+    settings = BACKEND.read(text)
+    assert (settings["security"], settings["port"]) == (security, port)
+    assert effective_mailer(read_ini(text)["mailer"])["ASSUMED"] is assumed
+    warning = [w for w in BACKEND.warnings(text) if "assumes smtps" in w]
+    assert bool(warning) is assumed
+    if assumed:
+        assert warning[0].startswith("app.ini [mailer] has no PROTOCOL and SMTP_PORT ")
+        assert f"so Gitea assumes smtps (implicit TLS) on port {port}; set security to make the protocol explicit" in warning[0]
+
+
+def test_deprecated_host_and_a_socket_path() -> None:
+    settings = BACKEND.read("[mailer]\nENABLED = true\nHOST = smtp.example.com:587\n")
+    assert (settings["host"], settings["port"], settings["security"]) == ("smtp.example.com", 587, "starttls")
+    assert BACKEND.read("[mailer]\nHOST = [::1]:25\n")["security"] == "none"
+    # SMTP_ADDR wins over HOST
+    assert BACKEND.read("[mailer]\nHOST = old.example.com:25\nSMTP_ADDR = new.example.com\nSMTP_PORT = 465\n")["host"] == "new.example.com"
+    # an address that is a path is smtp+unix: no TLS either way, no security to report
+    unix = BACKEND.read("[mailer]\nSMTP_ADDR = /run/smtp.sock\n")
+    assert unix["security"] is None
+    assert effective_mailer({"SMTP_ADDR": "/run/smtp.sock"})["PROTOCOL"] == "smtp+unix"
+    assert effective_mailer({"MAILER_TYPE": "sendmail"})["PROTOCOL"] == "sendmail"
+
+
+@pytest.mark.parametrize(
+    "stored, params, protocol, why",
+    [
+        ("SMTP_PORT = 25\n", {"host": "relay.example.com"}, "smtp", "as Gitea infers it"),
+        ("", {"port": 587}, "smtp+starttls", "as Gitea infers it"),
+        ("", {"port": 465, "host": "relay.example.com"}, "smtps", "as Gitea infers it"),
+        ("", {"port": 2525}, "smtps", "SMTP_PORT '2525' is none of 25, 465 and 587, so Gitea assumes smtps"),
+        ("SMTP_PORT = 2525\n", {"host": "relay.example.com"}, "smtps", "SMTP_PORT '2525' is none of 25, 465 and 587, so Gitea assumes smtps"),
+    ],
+)
+def test_host_or_port_writes_protocol(stored: str, params: dict, protocol: str, why: str) -> None:
+    result = run(MAILER + stored, **params)
+    assert read_ini(result.after)["mailer"]["PROTOCOL"] == protocol
+    # the written protocol is the one Gitea used without it: the behaviour is unchanged, now it is explicit
+    assert BACKEND.read(result.after)["security"] == BACKEND.read(result.after.replace(f"PROTOCOL = {protocol}\n", ""))["security"]
+    assert f"app.ini [mailer] had no PROTOCOL; PROTOCOL = {protocol} was written ({why}); set security to choose the protocol" in result.warnings
+    again = run(result.after, **params)
+    assert again.changed is False and not any("had no PROTOCOL" in w for w in again.warnings)
+
+
+def test_a_stored_protocol_is_kept_and_extra_protocol_is_respected() -> None:
+    stored = MAILER + "PROTOCOL = smtp+starttls\nSMTP_PORT = 587\n"
+    assert run(stored, host="relay.example.com").after == stored.replace("smtp.example.com", "relay.example.com")
+    result = run(MAILER, port=25, extra={"PROTOCOL": "smtp+unix"})
+    assert read_ini(result.after)["mailer"]["PROTOCOL"] == "smtp+unix"
+    assert not any("had no PROTOCOL" in w for w in result.warnings)

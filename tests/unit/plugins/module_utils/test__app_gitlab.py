@@ -14,6 +14,7 @@ import subprocess
 import pytest
 
 from ansible_collections.mailops.notify.plugins.module_utils._app_gitlab import (
+    MAPPED_KEYS,
     GitlabBackend,
     parse_ruby_literal,
     read_keys,
@@ -27,6 +28,7 @@ from ansible_collections.mailops.notify.plugins.module_utils._settings import (
     plan,
 )
 from ansible_collections.mailops.notify.tests.unit.plugins.fixtures.app_secrets import FILE_SECRETS
+from ansible_collections.mailops.notify.tests.unit.plugins.smtp_servers import PASSWORD, USERNAME, SmtpServer
 
 FIXTURE = (pathlib.Path(__file__).parent.parent / "fixtures" / "gitlab.rb").read_text()
 BACKEND = GitlabBackend()
@@ -307,3 +309,125 @@ def test_one_line_expressions_can_be_replaced(tmp_path: pathlib.Path, rhs: str) 
     result = run(text, password=SECRET, security="starttls")
     assert result.changed
     assert ruby_values(tmp_path, result.after)["smtp_password"] == SECRET
+
+
+# ---- A leftover smtp_ssl: GitLab treats it like smtp_tls ------------------------------------------------------------------
+
+LEFTOVER_SSL = FIXTURE + "gitlab_rails['smtp_tls'] = false\ngitlab_rails['smtp_ssl'] = true\n"
+
+
+@pytest.mark.parametrize("security, port", [("starttls", 587), ("none", 25)])
+def test_leftover_smtp_ssl_is_set_false_when_security_is_managed(tmp_path: pathlib.Path, security: str, port: int) -> None:
+    assert BACKEND.read(LEFTOVER_SSL)["security"] == "tls"  # what GitLab does with it today
+    result = run(LEFTOVER_SSL, host="smtp.example.com", port=port, security=security)
+    values = ruby_values(tmp_path, result.after)
+    assert values["smtp_ssl"] is False and values["smtp_tls"] is False
+    assert values["smtp_enable_starttls_auto"] is (security == "starttls")
+    assert result.settings["security"] == security
+    assert result.after.endswith("gitlab_rails['smtp_tls'] = false\ngitlab_rails['smtp_ssl'] = false\n")  # rewritten in place
+    assert result.warnings == [
+        "gitlab.rb: gitlab_rails['smtp_ssl'] was set to false; GitLab treats smtp_ssl like smtp_tls (implicit TLS),"
+        f" so the leftover value would have overridden security={security}"
+    ]
+    again = run(result.after, host="smtp.example.com", port=port, security=security)
+    assert again.changed is False and again.warnings == []
+
+
+def test_smtp_ssl_is_left_alone_when_it_cannot_contradict() -> None:
+    # security=tls: smtp_tls is true anyway; no smtp_ssl line: none is added; smtp_ssl false or nil: nothing to correct
+    assert "smtp_ssl" not in read_keys(run(FIXTURE, security="starttls").after)
+    assert read_keys(run(LEFTOVER_SSL, port=465, security="tls").after)["smtp_ssl"] is True
+    for value in ("false", "nil"):
+        text = FIXTURE + f"gitlab_rails['smtp_ssl'] = {value}\n"
+        assert run(text, security="starttls").after.endswith(f"gitlab_rails['smtp_ssl'] = {value}\n")
+    # an expression is replaced: the module owns smtp_ssl together with security
+    dynamic = run(FIXTURE + "gitlab_rails['smtp_ssl'] = ENV['SMTP_SSL']\n", port=587, security="starttls")
+    assert dynamic.after.endswith("gitlab_rails['smtp_ssl'] = false\n")
+
+
+def test_contradictions_are_warned_about_when_security_is_not_managed() -> None:
+    for key in ("smtp_ssl", "smtp_tls"):
+        text = FIXTURE + f"gitlab_rails['smtp_enable_starttls_auto'] = true\ngitlab_rails['{key}'] = true\n"
+        result = run(text, from_address="gitlab@example.com")
+        assert result.after.endswith(f"gitlab_rails['{key}'] = true\n")  # not managed: left as it is
+        assert any(
+            warning.startswith(f"gitlab.rb sets gitlab_rails['{key}'] = true together with gitlab_rails['smtp_enable_starttls_auto'] = true")
+            for warning in result.warnings
+        ), result.warnings
+
+
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [
+        ({"smtp_ssl": True}, "already set through the option security"),
+        ({"smtp_enable_starttls": True}, "does not map gitlab_rails['smtp_enable_starttls']"),
+        ({"smtp_tls_enabled": True}, "gitlab-ctl reconfigure would ignore it"),
+        ({"gitlab_email_reply": "x@example.com"}, "does not map"),
+    ],
+)
+def test_extra_keys_omnibus_does_not_map_are_refused(extra: dict, fragment: str) -> None:
+    with pytest.raises(SettingsValidationError) as exc:
+        run(FIXTURE, security="starttls", port=587, extra=extra)
+    assert exc.value.option == f"extra.{next(iter(extra))}"
+    assert fragment in exc.value.rule
+
+
+def test_every_mapped_key_is_accepted_in_extra() -> None:
+    # the keys of smtp_settings.rb.erb, smtp_enable/smtp_pool and the gitlab_email_* attributes, minus those an option sets
+    free = sorted(key for key in MAPPED_KEYS if key not in ("smtp_password", "smtp_openssl_verify_mode") and not key.startswith("smtp_user"))
+    assert len(MAPPED_KEYS) == 25
+    values = read_keys(run(FIXTURE, extra={key: 1 for key in free}).after)
+    assert all(values[key] == 1 for key in free)
+
+
+RUBY_MAIL = r"""
+require 'json'
+require 'mail'
+class Cfg < Hash; end
+gitlab_rails = Cfg.new; letsencrypt = Cfg.new; nginx = Cfg.new; puma = Cfg.new; sidekiq = Cfg.new
+def external_url(*) end
+def registry_external_url(*) end
+def roles(*) end
+eval(File.read(ARGV[0]), binding, ARGV[0])
+# The settings hash as omnibus-gitlab's smtp_settings.rb.erb builds it: authentication, user_name, password, then each of
+# these keys whose value is not nil.
+settings = { authentication: gitlab_rails['smtp_authentication']&.to_sym, user_name: gitlab_rails['smtp_user_name'],
+             password: gitlab_rails['smtp_password'] }
+%w{address port domain enable_starttls_auto tls ssl openssl_verify_mode ca_path ca_file open_timeout read_timeout}.each do |key|
+  value = gitlab_rails["smtp_#{key}"]
+  settings[key.to_sym] = value unless value.nil?
+end
+mail = Mail.new do
+  from gitlab_rails['gitlab_email_from']
+  to 'ops@example.test'
+  subject 'GitLab test'
+  body 'sent through the rendered gitlab.rb'
+end
+mail.delivery_method :smtp, settings
+begin
+  mail.deliver!
+  puts JSON.generate({ 'result' => 'sent' })
+rescue StandardError => e
+  puts JSON.generate({ 'result' => e.class.name })
+end
+"""
+
+
+@pytest.mark.parametrize("leftover", ["gitlab_rails['smtp_ssl'] = true\n", ""])
+def test_mail_gem_sends_with_starttls_through_the_rendered_file(certs, tmp_path: pathlib.Path, leftover: str) -> None:
+    """Ruby's Mail gem (the delivery method GitLab's ActionMailer uses) reads the rendered gitlab.rb as the Omnibus template
+    maps it and sends to aiosmtpd on 127.0.0.1, which offers STARTTLS and takes AUTH only after it."""
+    assert RUBY, "Debian's ruby package is required (apt-get install ruby)"
+    server = SmtpServer(certs, mode="starttls", auth_required=True)
+    with server:
+        params = {"enabled": True, "host": "127.0.0.1", "port": server.port, "security": "starttls", "auth": "plain"}
+        params |= {"username": USERNAME, "password": PASSWORD, "from_address": "gitlab@example.test", "validate_certs": True}
+        result = run(FIXTURE + leftover, **params, extra={"smtp_ca_file": certs.ca_file})
+        path = tmp_path / "gitlab.rb"
+        path.write_text(result.after)
+        out = subprocess.run([RUBY, "-e", RUBY_MAIL, str(path)], capture_output=True, text=True, timeout=60, check=False)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout) == {"result": "sent"}
+    assert len(server.messages) == 1 and server.messages[0]["rcpt_tos"] == ["ops@example.test"]
+    assert "sent through the rendered gitlab.rb" in server.messages[0]["content"]
+    assert PASSWORD not in out.stdout + out.stderr

@@ -133,7 +133,10 @@ STATIC_FAILURES = [
     ("mattermost", {"discard_to_noreply": True}, "discard_to_noreply", "not supported by app=mattermost"),
     ("ghes", {"validate_certs": False}, "validate_certs", "not supported by app=ghes"),
     ("mattermost", {"auth": "none", "username": "me"}, "auth", "contradicts the username"),
-    ("mattermost", {"host": "smtp.example.com", "allow_plaintext_auth": True}, "allow_plaintext_auth", "only allowed for a local server"),
+    ("gitlab", {"host": "smtp.example.com", "allow_plaintext_auth": True}, "allow_plaintext_auth", "only allowed for a local server"),
+    # Mattermost cannot authenticate without TLS on any host (Go's PlainAuth sees "localhost:25"; its LOGIN needs TLS)
+    ("mattermost", {"host": "localhost", "allow_plaintext_auth": True}, "allow_plaintext_auth", "app=mattermost can never send credentials without TLS"),
+    ("mattermost", {"host": "smtp.example.com", "allow_plaintext_auth": True}, "allow_plaintext_auth", "not even to a local server"),
     ("mattermost", {"provider": "gmail", "security": "none"}, "security", "provider=gmail does not accept port 587 with security=none"),
     ("mattermost", {"provider": "local_postfix", "username": "u"}, "username", "provider=local_postfix is a local server"),
     ("mattermost", {"provider": "ses", "provider_region": "mars"}, "provider_region", "not an AWS region"),
@@ -155,11 +158,10 @@ def test_static_rules(app: str, params: dict, option: str, fragment: str) -> Non
 EFFECTIVE_FAILURES = [
     # stored ConnectionSecurity "" + new credentials: the Mattermost rule
     ({"username": "me@example.com", "password": "pw"}, "security", "credentials (username/password) are set but security is none"),
-    (
-        {"host": "smtp.example.com", "security": "none", "username": "me", "allow_plaintext_auth": True},
-        "allow_plaintext_auth",
-        "only allowed for a local server",
-    ),
+    # Mattermost: on localhost too, and whatever the port
+    ({"host": "localhost", "port": 25, "security": "none", "username": "relay", "password": "pw"}, "security", "can never authenticate without TLS"),
+    ({"host": "127.0.0.1", "port": 10025, "username": "relay", "password": "pw"}, "security", "Go's net/smtp PlainAuth sees 'localhost:25'"),
+    ({"host": "::1", "security": "none", "username": "relay"}, "security", "Mattermost's LOGIN refuses every connection without TLS"),
     ({"auth": "plain", "security": "starttls"}, "username", "auth=plain needs a username"),
     ({"security": "starttls", "password": "pw"}, "password", "a password needs a username"),
 ]
@@ -174,12 +176,37 @@ def test_effective_rules(params: dict, option: str, fragment: str) -> None:
     assert fragment in exc.value.rule
 
 
+GITLAB_MIN = "external_url 'https://gitlab.example.com'\n"
+
+
 def test_plaintext_override_for_localhost() -> None:
+    # GitLab (Ruby net-smtp) and Gitea (which hands "localhost" to Go's PlainAuth) can authenticate to a local server in plaintext
+    for app, text in (("gitlab", GITLAB_MIN), ("gitea", "[mailer]\nENABLED = true\n")):
+        backend = BACKENDS[app]
+        params = {"host": "localhost", "port": 25, "security": "none", "username": "relay", "password": "pw", "allow_plaintext_auth": True}
+        result = plan(backend, text, build_desired(app, params, backend))
+        assert result.changed
+        assert result.settings["password"] == MASK and result.settings["security"] == "none"
+
+
+def test_plaintext_override_refused_for_a_remote_server() -> None:
+    backend = BACKENDS["gitlab"]
+    params = {"host": "smtp.example.com", "security": "none", "username": "me", "allow_plaintext_auth": True}
+    with pytest.raises(SettingsValidationError) as exc:
+        plan(backend, GITLAB_MIN, build_desired("gitlab", params, backend))
+    assert exc.value.option == "allow_plaintext_auth"
+    assert "only allowed for a local server" in exc.value.rule
+
+
+def test_mattermost_stored_credentials_without_tls_are_refused_when_security_is_managed() -> None:
+    # credentials already in the file (EnableSMTPAuth with a username), this run asks for security none on localhost
     backend = BACKENDS["mattermost"]
-    params = {"host": "localhost", "port": 25, "security": "none", "username": "relay", "password": "pw", "allow_plaintext_auth": True}
-    result = plan(backend, MM_MIN, build_desired("mattermost", params, backend))
-    assert result.changed
-    assert result.settings["password"] == MASK
+    stored = MM_MIN.replace('"SMTPUsername": ""', '"SMTPUsername": "legacy"').replace('"EnableSMTPAuth": false', '"EnableSMTPAuth": true')
+    with pytest.raises(SettingsValidationError) as exc:
+        plan(backend, stored, build_desired("mattermost", {"host": "localhost", "port": 25, "security": "none"}, backend))
+    assert exc.value.option == "security"
+    assert str(exc.value).startswith("security: credentials (username/password) are set but security is none, and app=mattermost")
+    assert "use security=starttls or tls" in str(exc.value).lower()
 
 
 def test_untouched_oddity_does_not_block() -> None:

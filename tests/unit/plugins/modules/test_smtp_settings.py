@@ -518,3 +518,172 @@ def test_alertmanager_file_that_amtool_refuses_is_not_written(tmp_path: pathlib.
     result = call({**ALERTMANAGER_ARGS, "path": str(path)})
     assert result["failed"] is True and "amtool" in result["msg"] and "nothing was written" in result["msg"]
     assert path.read_bytes() == original
+
+
+# ---- Settings the application cannot use are refused before anything is written ------------------------------------------
+
+
+def copy_fixture(tmp_path: pathlib.Path, source: str, name: str, text: str | None = None) -> tuple[pathlib.Path, bytes, int]:
+    path = tmp_path / name
+    if text is None:
+        shutil.copy(FIXTURES / source, path)
+    else:
+        path.write_text(text)
+    os.utime(path, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))  # an mtime no write could keep
+    return path, path.read_bytes(), path.stat().st_mtime_ns
+
+
+def assert_untouched(path: pathlib.Path, data: bytes, mtime: int) -> None:
+    assert path.read_bytes() == data and path.stat().st_mtime_ns == mtime
+    assert sorted(os.listdir(path.parent)) == sorted(entry for entry in os.listdir(path.parent) if ".tmp" not in entry)
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+@pytest.mark.parametrize(
+    "extra_args, option, fragment",
+    [
+        ({}, "security", "security: credentials (username/password) are set but security is none, and app=mattermost can never authenticate"),
+        ({"allow_plaintext_auth": True}, "allow_plaintext_auth", "allow_plaintext_auth: app=mattermost can never send credentials without TLS"),
+    ],
+)
+def test_mattermost_credentials_without_tls_on_localhost_are_refused(
+    tmp_path: pathlib.Path, check_mode: bool, extra_args: dict, option: str, fragment: str
+) -> None:
+    path, data, mtime = copy_fixture(tmp_path, "mattermost_config.json", "config.json")
+    args = {"app": "mattermost", "path": str(path), "host": "localhost", "port": 25, "security": "none", "username": "relay", "password": SECRET}
+    result = call({**args, **extra_args}, check_mode=check_mode)
+    assert result["failed"] is True and result["option"] == option
+    assert result["msg"].startswith(f"Invalid settings for app=mattermost: {fragment}")
+    assert "'localhost:25', which is not exactly localhost, 127.0.0.1 or ::1" in result["msg"]
+    assert_untouched(path, data, mtime)
+
+
+def test_gitlab_leftover_smtp_ssl_is_corrected_and_reported(tmp_path: pathlib.Path) -> None:
+    text = (FIXTURES / "gitlab.rb").read_text() + "gitlab_rails['smtp_enable_starttls_auto'] = false\ngitlab_rails['smtp_ssl'] = true\n"
+    path, data, mtime = copy_fixture(tmp_path, "", "gitlab.rb", text)
+    args = {"app": "gitlab", "path": str(path), "host": "smtp.example.com", "port": 587, "security": "starttls"}
+    expected = (
+        "gitlab.rb: gitlab_rails['smtp_ssl'] was set to false; GitLab treats smtp_ssl like smtp_tls (implicit TLS),"
+        " so the leftover value would have overridden security=starttls"
+    )
+    failed, predicted = _run(smtp_settings.main, args, check_mode=True, diff=True, warnings=True)
+    assert not failed and predicted["changed"] is True and predicted["warnings"] == [expected]
+    assert json.loads(predicted["diff"]["after"])["smtp_ssl"] is False
+    assert_untouched(path, data, mtime)
+    failed, real = _run(smtp_settings.main, args, warnings=True)
+    assert not failed and real["settings"]["security"] == "starttls" and real["warnings"] == [expected]
+    assert path.read_text().endswith("gitlab_rails['smtp_enable_starttls_auto'] = true\ngitlab_rails['smtp_ssl'] = false\n")
+    failed, again = _run(smtp_settings.main, args, warnings=True)
+    assert not failed and again["changed"] is False and again["warnings"] == []
+
+
+def test_gitea_reports_what_gitea_infers_and_writes_the_protocol(tmp_path: pathlib.Path) -> None:
+    path, _data, _mtime = copy_fixture(
+        tmp_path, "", "app.ini", "[mailer]\nENABLED = true\nSMTP_ADDR = smtp.example.com\nSMTP_PORT = 2525\n\n[service]\nENABLE_NOTIFY_MAIL = true\n"
+    )
+    failed, seen = _run(smtp_settings.main, {"app": "gitea", "path": str(path), "enabled": True}, warnings=True)
+    assert not failed and seen["changed"] is False
+    assert (seen["settings"]["security"], seen["settings"]["port"]) == ("tls", 2525)
+    assert any("has no PROTOCOL and SMTP_PORT '2525' is none of 25, 465 and 587, so Gitea assumes smtps" in w for w in seen["warnings"])
+    failed, moved = _run(smtp_settings.main, {"app": "gitea", "path": str(path), "host": "relay.example.com"}, warnings=True)
+    assert not failed and moved["changed"] is True and moved["settings"]["security"] == "tls"
+    assert (
+        path.read_text()
+        == "[mailer]\nENABLED = true\nSMTP_ADDR = relay.example.com\nSMTP_PORT = 2525\nPROTOCOL = smtps\n\n[service]\nENABLE_NOTIFY_MAIL = true\n"
+    )
+
+
+# Where Mattermost takes its configuration from.  systemd does not run on this test machine (there is no PID 1 systemd to
+# ask), so a stand-in `systemctl` on PATH prints what `systemctl show` prints for a unit; the EnvironmentFile it names is a
+# real file and the running process is a real process, read through /proc.  Mattermost itself cannot run here.
+
+DSN_SECRET = "Db-Pass-In-Dsn-88"
+
+
+@pytest.fixture
+def systemctl_stand_in(tmp_path: pathlib.Path, monkeypatch):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    env_file = tmp_path / "mattermost.env"
+    log = tmp_path / "systemctl.args"
+    show = tmp_path / "show.txt"
+    show.write_text(
+        "LoadState=loaded\nMainPID=0\nEnvironment=MM_SERVICESETTINGS_SITEURL=https://chat.example.com\n"
+        f"EnvironmentFiles={env_file} (ignore_errors=no)\n"
+        "ExecStart={ path=/opt/mattermost/bin/mattermost ; argv[]=/opt/mattermost/bin/mattermost ; ignore_errors=no ; start_time=[n/a] }\n"
+    )
+    script = bindir / "systemctl"
+    script.write_text(f'#!/bin/sh\necho "$@" >> {log}\n[ "$1" = show ] || exit 1\ncat {show}\n')
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    return env_file, log
+
+
+@pytest.mark.parametrize("check_mode", [True, False])
+@pytest.mark.parametrize(
+    "case",
+    [
+        (f"MM_CONFIG=postgres://mmuser:{DSN_SECRET}@db.example.com/mattermost\n", ["MM_CONFIG"], "is a database DSN (mysql:// or postgres://)"),
+        (f'MM_CONFIG="mysql://mmuser:{DSN_SECRET}@tcp(db.example.com:3306)/mm"\n', ["MM_CONFIG"], "is a database DSN"),
+        ("MM_CONFIG=/etc/mattermost/other.json\n", ["MM_CONFIG"], "names another configuration file"),
+        ("mm_emailsettings_smtpserver=db.example.com\n", ["MM_EMAILSETTINGS_SMTPSERVER"], "overrides EmailSettings.SMTPServer, which this task writes"),
+    ],
+)
+def test_mattermost_file_that_mattermost_does_not_read_is_refused(tmp_path: pathlib.Path, systemctl_stand_in, check_mode: bool, case: tuple) -> None:
+    env_text, names, fragment = case
+    env_file, log = systemctl_stand_in
+    env_file.write_text(env_text)
+    path, data, mtime = copy_fixture(tmp_path, "mattermost_config.json", "config.json")
+    args = {"app": "mattermost", "path": str(path), "host": "smtp.example.com", "port": 587, "security": "starttls"}
+    result = call(args, check_mode=check_mode, secrets=(DSN_SECRET, "db.example.com"))
+    assert result["failed"] is True and result["overrides"] == names
+    assert result["msg"].startswith(f"Cannot manage the SMTP settings of app=mattermost: {path} is not what Mattermost reads: ")
+    where = f"in the systemd service mattermost (EnvironmentFile={env_file})"
+    assert f"{names[0]} {where} {fragment}" in result["msg"] and result["msg"].endswith(". Nothing was changed")
+    assert_untouched(path, data, mtime)
+    assert log.read_text().split("\n")[0].endswith("-- mattermost")
+
+
+def test_mattermost_service_check_passes_and_can_be_skipped(tmp_path: pathlib.Path, systemctl_stand_in) -> None:
+    env_file, log = systemctl_stand_in
+    path, _data, _mtime = copy_fixture(tmp_path, "mattermost_config.json", "config.json")
+    args = {"app": "mattermost", "path": str(path), "host": "smtp.example.com", "port": 587, "security": "starttls"}
+    env_file.write_text("MM_EMAILSETTINGS_SMTPPASSWORD=kept-out-of-the-file\nMM_CONFIG=config.json\n")
+    failed, result = _run(smtp_settings.main, {**args, "service": "mattermost.service"}, warnings=True, secrets=("kept-out-of-the-file",))
+    assert not failed and result["changed"] is True
+    assert result["warnings"] == [
+        "the systemd service mattermost.service sets MM_EMAILSETTINGS_SMTPPASSWORD: Mattermost uses those values, not the ones in"
+        f" {path} (this task does not write them)"
+    ]
+    assert log.read_text().split("\n")[0].endswith("-- mattermost.service")
+    env_file.write_text(f"MM_CONFIG=postgres://mm:{DSN_SECRET}@db/mm\n")
+    log.unlink()
+    assert call({**args, "port": 25, "security": "none", "service": ""})["changed"] is True  # skipped
+    assert not log.exists()
+
+
+@pytest.mark.parametrize("service", ["-H", "--host=root@example.com", "mm x", "mm\u2028"])
+def test_mattermost_service_name_is_checked_first(tmp_path: pathlib.Path, systemctl_stand_in, service: str) -> None:
+    _env_file, log = systemctl_stand_in
+    path, data, mtime = copy_fixture(tmp_path, "mattermost_config.json", "config.json")
+    result = call({"app": "mattermost", "path": str(path), "host": "smtp.example.com", "service": service})
+    assert result["failed"] is True and result["option"] == "service"
+    assert_untouched(path, data, mtime)
+    assert not log.exists()
+
+
+def test_mattermost_running_process_environment_is_read(tmp_path: pathlib.Path) -> None:
+    # A real process called mattermost (a copy of sleep) started with an override; no systemd here, so only /proc counts.
+    binary = tmp_path / "mattermost"
+    shutil.copy(shutil.which("sleep"), binary)
+    process = subprocess.Popen([str(binary), "60"], env={"PATH": "/usr/bin:/bin", "MM_EMAILSETTINGS_SMTPPORT": "2525"})
+    try:
+        path, data, mtime = copy_fixture(tmp_path, "mattermost_config.json", "config.json")
+        result = call({"app": "mattermost", "path": str(path), "port": 587, "security": "starttls"})
+        assert result["failed"] is True and result["overrides"] == ["MM_EMAILSETTINGS_SMTPPORT"]
+        pid = process.pid
+        assert f"MM_EMAILSETTINGS_SMTPPORT in the running Mattermost process {pid} (/proc/{pid}/environ) overrides EmailSettings.SMTPPort" in result["msg"]
+        assert_untouched(path, data, mtime)
+    finally:
+        process.kill()
+        process.wait(timeout=10)
