@@ -24,9 +24,9 @@ import tempfile
 import typing as t
 from dataclasses import dataclass
 
-from ansible_collections.mailops.notify.plugins.module_utils._postfix_input import forbidden_character
 from ansible_collections.mailops.notify.plugins.module_utils._redact import Redactor, find_secrets
 from ansible_collections.mailops.notify.plugins.module_utils._report import render_report
+from ansible_collections.mailops.notify.plugins.module_utils._text import forbidden_character
 from ansible_collections.mailops.notify.plugins.module_utils._verdict import Verdict, analyze, firewall_port_state
 
 __all__ = [

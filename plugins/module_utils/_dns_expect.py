@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import binascii
 import ipaddress
-import json
 import math
 import typing as t
 from dataclasses import dataclass, field
 
-from ansible_collections.mailops.notify.plugins.module_utils._postfix_input import forbidden_character
+from ansible_collections.mailops.notify.plugins.module_utils._text import forbidden_character, shown
 
 __all__ = [
     "LIMITS",
@@ -148,17 +147,12 @@ class _Result:
 # Names, addresses and servers
 
 
-def _shown(value: str) -> str:
-    """A value quoted so that every unusual character is visible (and none reaches the terminal raw)."""
-    return json.dumps(value, ensure_ascii=True)
-
-
 def _one_line(value: t.Any, option: str) -> None:
     """Refuse line breaks of every kind (all that str.splitlines() splits on), NUL and other control characters."""
     if isinstance(value, str):
         problem = forbidden_character(value)
         if problem is not None:
-            raise InvalidOptionError(f"{option} {_shown(value)} contains {problem}; it must be one line")
+            raise InvalidOptionError(f"{option} {shown(value)} contains {problem}; it must be one line")
 
 
 def normalize_name(name: str, option: str = "hostname") -> str:
@@ -312,9 +306,9 @@ def _check_key_name(name: t.Any) -> None:
         raise InvalidOptionError("key_name is longer than 253 characters")
     for label in text.split("."):
         if not 0 < len(label) <= 63:
-            raise InvalidOptionError(f"key_name {_shown(name)} has an empty label or a label longer than 63 characters")
+            raise InvalidOptionError(f"key_name {shown(name)} has an empty label or a label longer than 63 characters")
         if not label.isascii() or not all(c.isalnum() or c in "-_" for c in label):
-            raise InvalidOptionError(f"key_name {_shown(name)}: a label may hold only letters, digits, '-' and '_'")
+            raise InvalidOptionError(f"key_name {shown(name)}: a label may hold only letters, digits, '-' and '_'")
 
 
 def _check_key_secret(secret: t.Any) -> None:

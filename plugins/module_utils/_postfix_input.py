@@ -19,16 +19,15 @@ the variable and the rule, never a secret's value.
 
 from __future__ import annotations
 
-import json
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
+
+from ansible_collections.mailops.notify.plugins.module_utils._text import forbidden_character, shown
 
 __all__ = [
     "ENUMERATED_PARAMETERS",
     "OWNED_PARAMETERS",
     "check_inputs",
-    "forbidden_character",
 ]
 
 
@@ -86,25 +85,6 @@ _PARAMETER_NAME = re.compile(r"[a-z][a-z0-9_]*")
 _PATH_FORBIDDEN = re.compile(r"[\s,${}=#]")
 
 
-def forbidden_character(value: str) -> str | None:
-    """Describe the first character that may not appear in a one-line Postfix value, or None.
-
-    Refused: every character that str.splitlines() splits on (LF, CR, VT, FF, FS, GS, RS, NEL, U+2028, U+2029)
-    and every other control character, NUL and TAB included.
-    """
-    for position, char in enumerate(value):
-        category = unicodedata.category(char)
-        if category in ("Cc", "Zl", "Zp"):
-            kind = "a line break" if len(("a" + char + "a").splitlines()) > 1 else "a control character"
-            return f"{kind} (U+{ord(char):04X}) at position {position}"
-    return None
-
-
-def _shown(value: str) -> str:
-    """A value quoted so that every unusual character is visible (and none reaches the terminal raw)."""
-    return json.dumps(value, ensure_ascii=True)
-
-
 def _line_errors(variable: str, value: object, secret: bool = False) -> list[str]:
     if value is None:
         return []
@@ -112,8 +92,8 @@ def _line_errors(variable: str, value: object, secret: bool = False) -> list[str
     problem = forbidden_character(text)
     if problem is None:
         return []
-    shown = "" if secret else f" {_shown(text)}"
-    return [f"{variable}:{shown} contains {problem}; Postfix files take one line per value, so it would add a line"]
+    quoted = "" if secret else f" {shown(text)}"
+    return [f"{variable}:{quoted} contains {problem}; Postfix files take one line per value, so it would add a line"]
 
 
 def _path_errors(variable: str, value: object) -> list[str]:
@@ -124,9 +104,9 @@ def _path_errors(variable: str, value: object) -> list[str]:
     if errors:
         return errors
     if not text.startswith("/") or ".." in text.split("/"):
-        errors.append(f"{variable}: {_shown(text)} must be an absolute path without '..'")
+        errors.append(f"{variable}: {shown(text)} must be an absolute path without '..'")
     if _PATH_FORBIDDEN.search(text):
-        errors.append(f"{variable}: {_shown(text)} must not contain white space or any of , $ {{ }} = # (Postfix reads them as syntax)")
+        errors.append(f"{variable}: {shown(text)} must not contain white space or any of , $ {{ }} = # (Postfix reads them as syntax)")
     return errors
 
 
@@ -143,7 +123,7 @@ def _relay_errors(variable: str, relay: Mapping[str, object], index: int | None)
     for name, value in ((host_var, relay.get("host")), (f"{where}.sender", sender)):
         errors += _line_errors(name, value)
     if sender and re.search(r"\s", str(sender)):
-        errors.append(f"{where}.sender: {_shown(str(sender))} must not contain white space (it is the key of a lookup table)")
+        errors.append(f"{where}.sender: {shown(str(sender))} must not contain white space (it is the key of a lookup table)")
     if username:
         user_errors = _line_errors(user_var, username)
         errors += user_errors
@@ -162,8 +142,8 @@ def _extra_errors(variable: str, extra: Mapping[str, object]) -> list[str]:
     errors: list[str] = []
     bad_names = [name for name in extra if not (isinstance(name, str) and _PARAMETER_NAME.fullmatch(name))]
     if bad_names:
-        shown = ", ".join(_shown(str(name)) for name in bad_names)
-        errors.append(f"{variable}: parameter names must be Postfix names (lower case, digits, _): {shown}")
+        names = ", ".join(shown(str(name)) for name in bad_names)
+        errors.append(f"{variable}: parameter names must be Postfix names (lower case, digits, _): {names}")
     owned = sorted(name for name in extra if name in OWNED_PARAMETERS)
     if owned:
         errors.append(f"{variable}: {owned} are set by the role from validated variables; use those variables instead")

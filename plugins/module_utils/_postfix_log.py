@@ -39,7 +39,7 @@ import zlib
 from dataclasses import dataclass, field
 
 from ansible_collections.mailops.notify.plugins.module_utils._diagnosis import CATALOGUE, diagnose_reply, diagnose_text
-from ansible_collections.mailops.notify.plugins.module_utils._postfix_input import forbidden_character
+from ansible_collections.mailops.notify.plugins.module_utils._text import forbidden_character, shown
 
 try:
     import lzma
@@ -1114,18 +1114,13 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _SINCE_FUTURE = _dt.timedelta(days=1)
 
 
-def _shown(value: str) -> str:
-    """A value quoted so that every unusual character is visible (and none reaches the terminal raw)."""
-    return json.dumps(value, ensure_ascii=True)
-
-
 def _check_line(value: str | None, option: str) -> None:
     """Refuse line breaks of every kind (all that str.splitlines() splits on), NUL and other control characters."""
     if value is None:
         return
     problem = forbidden_character(value)
     if problem is not None:
-        raise InvalidQuery(f"{option} {_shown(value)} contains {problem}; it must be one line of printable characters")
+        raise InvalidQuery(f"{option} {shown(value)} contains {problem}; it must be one line of printable characters")
 
 
 def parse_since(value: str, *, now: _dt.datetime | None = None, tz: _dt.tzinfo | None = None) -> _dt.datetime:
@@ -1181,7 +1176,7 @@ def validate_query(query: LogQuery) -> None:
         if value is not None and len(value) > _MAX_TEXT:
             raise InvalidQuery(f"{option} is longer than {_MAX_TEXT} characters")
     if query.queue_id is not None and not _QUEUE_ID_RE.fullmatch(query.queue_id):
-        raise InvalidQuery(f"queue_id {_shown(query.queue_id)} is not a Postfix queue id: letters and digits only, at most 64")
+        raise InvalidQuery(f"queue_id {shown(query.queue_id)} is not a Postfix queue id: letters and digits only, at most 64")
     unknown = sorted(set(query.statuses or ()) - set(MESSAGE_STATUSES))
     if unknown:
         raise InvalidQuery(f"status {', '.join(unknown)} is not one of {', '.join(MESSAGE_STATUSES)}")

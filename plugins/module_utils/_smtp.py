@@ -33,7 +33,6 @@ import base64
 import binascii
 import email.utils
 import hmac
-import json
 import math
 import re
 import smtplib
@@ -54,6 +53,7 @@ from ansible_collections.mailops.notify.plugins.module_utils._diagnosis import (
     parse_enhanced_code,
 )
 from ansible_collections.mailops.notify.plugins.module_utils._dns_expect import InvalidOptionError, is_ip, normalize_name
+from ansible_collections.mailops.notify.plugins.module_utils._text import forbidden_character, shown
 
 __all__ = [
     "AUTH_MECHANISMS",
@@ -207,11 +207,11 @@ class SmtpOptions:
         for name, value in self.headers.items():
             if not isinstance(name, str) or not _HEADER_NAME_RE.fullmatch(name):
                 raise SmtpConfigError(
-                    f"headers: invalid header {_shown(str(name))}: a header name is printable ASCII (RFC 5322 ftext) without ':' or white space"
+                    f"headers: invalid header {shown(str(name))}: a header name is printable ASCII (RFC 5322 ftext) without ':' or white space"
                 )
-            _check_header_value(str(value), f"headers: invalid header {_shown(name)}: its value")
+            _check_header_value(str(value), f"headers: invalid header {shown(name)}: its value")
         if self.body is not None:
-            problem = _control_character(self.body, allowed="\t\n\r\u2028\u2029")
+            problem = forbidden_character(self.body, allowed="\t\n\r\u2028\u2029")
             if problem:
                 raise SmtpConfigError(f"body: contains {problem}; the body may contain line breaks and tabs but no other control characters")
 
@@ -238,35 +238,10 @@ _LOCAL_PART_RE = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%
 _ADDRESS_LITERAL_RE = re.compile(r"\[(?:IPv6:)?([0-9A-Fa-f:.]+)\]")
 
 
-def _shown(value: str) -> str:
-    """A value quoted so that every unusual character is visible (and none reaches a terminal raw)."""
-    return json.dumps(value, ensure_ascii=True)
-
-
-def _control_character(value: str, allowed: str = "") -> str | None:
-    """Describe the first control character, line separator (everything str.splitlines() splits on) or lone
-    surrogate in value, or None."""
-    for position, char in enumerate(value):
-        if char in allowed:
-            continue
-        category = unicodedata.category(char)
-        if category in ("Cc", "Zl", "Zp", "Cs"):
-            if category == "Cs":
-                kind = "a lone surrogate (not valid UTF-8)"
-            elif char == "\0":
-                kind = "NUL"
-            elif len(f"a{char}a".splitlines()) > 1:
-                kind = "a line break"
-            else:
-                kind = "a control character"
-            return f"{kind} (U+{ord(char):04X}) at position {position}"
-    return None
-
-
 def _check_one_line(value: str, option: str, what: str) -> None:
-    problem = _control_character(value)
+    problem = forbidden_character(value)
     if problem:
-        raise SmtpConfigError(f"{option}: {_shown(value)} contains {problem}; {what} is one line without control characters")
+        raise SmtpConfigError(f"{option}: {shown(value)} contains {problem}; {what} is one line without control characters")
 
 
 def check_host(value: t.Any, option: str = "host") -> None:
@@ -276,17 +251,17 @@ def check_host(value: t.Any, option: str = "host") -> None:
         raise SmtpConfigError(f"{option} must not be empty")
     _check_one_line(value, option, "a host name")
     if any(char.isspace() for char in value):
-        raise SmtpConfigError(f"{option}: {_shown(value)} contains white space; a host name or IP address has none")
+        raise SmtpConfigError(f"{option}: {shown(value)} contains white space; a host name or IP address has none")
     if is_ip(value):
         return
     if value.startswith("[") and value.endswith("]") and is_ip(value[1:-1]):
-        raise SmtpConfigError(f"{option}: {_shown(value)}: write an IPv6 address without brackets")
+        raise SmtpConfigError(f"{option}: {shown(value)}: write an IPv6 address without brackets")
     try:
         name = normalize_name(value, option)
     except InvalidOptionError as exc:
         raise SmtpConfigError(str(exc)) from None
     if name.rpartition(".")[2].isdigit():
-        raise SmtpConfigError(f"{option}: {_shown(value)} is neither a valid IP address nor a host name (the last label is all digits)")
+        raise SmtpConfigError(f"{option}: {shown(value)} is neither a valid IP address nor a host name (the last label is all digits)")
 
 
 def check_port(value: t.Any, option: str = "port") -> None:
@@ -311,10 +286,10 @@ def check_helo(value: t.Any, option: str = "helo") -> None:
     literal = _ADDRESS_LITERAL_RE.fullmatch(value)
     if literal:
         if not is_ip(literal.group(1)) or (value.startswith("[IPv6:") != (":" in literal.group(1))):
-            raise SmtpConfigError(f"{option}: {_shown(value)} is not a valid address literal ([192.0.2.1] or [IPv6:2001:db8::1])")
+            raise SmtpConfigError(f"{option}: {shown(value)} is not a valid address literal ([192.0.2.1] or [IPv6:2001:db8::1])")
         return
     if is_ip(value):
-        raise SmtpConfigError(f"{option}: {_shown(value)}: an IP address in EHLO is written as an address literal, [{value}] or [IPv6:{value}]")
+        raise SmtpConfigError(f"{option}: {shown(value)}: an IP address in EHLO is written as an address literal, [{value}] or [IPv6:{value}]")
     check_host(value, option)
 
 
@@ -323,15 +298,15 @@ def check_address(value: t.Any, option: str) -> None:
     local part such as postmaster; ASCII only (SMTPUTF8 is not supported)."""
     if not isinstance(value, str) or not value:
         raise SmtpConfigError(f"{option}: invalid address: it must not be empty")
-    problem = _control_character(value)
+    problem = forbidden_character(value)
     if problem:
-        raise SmtpConfigError(f"{option}: invalid address {_shown(value)}: it contains {problem}")
+        raise SmtpConfigError(f"{option}: invalid address {shown(value)}: it contains {problem}")
     if not value.isascii():
-        raise SmtpConfigError(f"{option}: invalid address {_shown(value)}: it must be ASCII (SMTPUTF8 is not supported)")
+        raise SmtpConfigError(f"{option}: invalid address {shown(value)}: it must be ASCII (SMTPUTF8 is not supported)")
     local, at, domain = value.rpartition("@") if "@" in value else (value, "", "")
     if not _LOCAL_PART_RE.fullmatch(local):
         raise SmtpConfigError(
-            f"{option}: invalid address {_shown(value)}: it must be a bare address local@domain, without <>, white space,"
+            f"{option}: invalid address {shown(value)}: it must be a bare address local@domain, without <>, white space,"
             " quotes, commas or other RFC 5322 specials in the local part"
         )
     if at:
@@ -341,11 +316,11 @@ def check_address(value: t.Any, option: str) -> None:
         try:
             check_host(domain, f"{option} (domain)")
         except SmtpConfigError as exc:
-            raise SmtpConfigError(f"{option}: invalid address {_shown(value)}: {exc}") from None
+            raise SmtpConfigError(f"{option}: invalid address {shown(value)}: {exc}") from None
 
 
 def _check_header_value(value: str, option: str) -> None:
-    problem = _control_character(value)
+    problem = forbidden_character(value)
     if problem:
         raise SmtpConfigError(f"{option} contains {problem}; a header value is one line without control characters")
 
@@ -354,7 +329,7 @@ def _check_credential(value: str, option: str, *, secret: bool) -> None:
     """RFC 4616: a credential is UTF-8 without NUL. A user name is shown in the transcript: no control characters."""
     if not isinstance(value, str) or not value:
         raise SmtpConfigError(f"{option} must not be empty")
-    problem = _control_character(value) if not secret else None
+    problem = forbidden_character(value) if not secret else None
     if secret:
         for position, char in enumerate(value):
             if char == "\0" or unicodedata.category(char) == "Cs":
@@ -362,8 +337,8 @@ def _check_credential(value: str, option: str, *, secret: bool) -> None:
                 problem = f"{kind} at position {position}"
                 break
     if problem:
-        shown = "" if secret else f" {_shown(value)}"
-        raise SmtpConfigError(f"{option}:{shown} contains {problem}; SASL credentials are UTF-8 text without NUL (RFC 4616)")
+        quoted = "" if secret else f" {shown(value)}"
+        raise SmtpConfigError(f"{option}:{quoted} contains {problem}; SASL credentials are UTF-8 text without NUL (RFC 4616)")
 
 
 def build_secrets(username: str | None, password: str | None) -> list[str]:

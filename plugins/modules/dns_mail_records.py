@@ -387,7 +387,7 @@ from ansible_collections.mailops.notify.plugins.module_utils._dns_client import 
     run,
 )
 from ansible_collections.mailops.notify.plugins.module_utils._dns_expect import DnsExpectError
-from ansible_collections.mailops.notify.plugins.module_utils._postfix_input import forbidden_character
+from ansible_collections.mailops.notify.plugins.module_utils._text import forbidden_character
 
 # Keys fail_json sets itself: a result that carries them must not pass them twice.
 _OWN_KEYS = ("msg", "failed", "invocation")

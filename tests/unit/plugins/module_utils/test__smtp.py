@@ -630,7 +630,7 @@ def test_wire_values_are_checked_before_connecting(recording_server, option, cha
 
 
 def test_body_takes_line_breaks_but_no_nul():
-    with pytest.raises(SmtpConfigError, match=r"body: contains NUL \(U\+0000\) at position 4"):
+    with pytest.raises(SmtpConfigError, match=r"body: contains a control character \(U\+0000\) at position 4"):
         run_session(opts(1, body="line\0two"))
     opts(1, body="line one\r\nline two\n\tindented\u2028").validate()
 
