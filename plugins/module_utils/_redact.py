@@ -11,7 +11,7 @@ A secret is masked in every form in which it can appear in SMTP evidence:
 
 * the plain text;
 * the base64 forms of the AUTH payloads (``base64(password)`` for LOGIN, ``base64("\\0user\\0password")`` for PLAIN),
-  as :func:`ansible_collections.mailops.notify.plugins.module_utils._smtp.build_secrets` computes them;
+  as :func:`build_secrets` computes them;
 * the *base64 fragments* of the password: the part of the base64 text that depends only on the password, for each of
   the three byte alignments. Any base64 text that contains the password (whatever user name precedes it) contains one
   of them, so a PLAIN payload for a user name nobody told us about is still found;
@@ -21,7 +21,7 @@ A secret is masked in every form in which it can appear in SMTP evidence:
   once more JSON- and HTML-escaped, as ``evidence.json`` and ``report.html`` would write them.
 
 :func:`secret_forms` is the one place that builds this set: the redaction, the report and the leak scan of the support
-bundle all use it. (:func:`_smtp.build_secrets` gives the wire forms; it belongs here and should move down later.)
+bundle all use it. (:func:`build_secrets` gives the wire forms.)
 
 Besides the known secrets, values of keys that look like secrets (``password``, ``secret``, ``token``...) are masked,
 ``postconf`` parameters whose value carries credentials inline (``static:``, ``inline:`` maps, ``*password*``) are
@@ -37,22 +37,23 @@ import re
 import typing as t
 from urllib.parse import quote, quote_plus
 
-from ansible_collections.mailops.notify.plugins.module_utils._smtp import MASK, build_secrets
-from ansible_collections.mailops.notify.plugins.module_utils._smtp import redact as _replace_forms
-
 __all__ = [
     "MASK",
     "MIN_FRAGMENT_LENGTH",
-    "RedactError",
     "Redactor",
     "base64_fragments",
+    "build_secrets",
     "encoded_forms",
     "find_secrets",
     "is_secret_key",
+    "redact",
     "redact_auth_lines",
     "redact_postconf",
     "secret_forms",
 ]
+
+# What every secret is replaced with, in every result, transcript, diff and file the collection writes.
+MASK = "********"
 
 # A base64 fragment shorter than this could match innocent text; shorter fragments are not used.
 MIN_FRAGMENT_LENGTH = 6
@@ -81,8 +82,34 @@ _REPLY_RE = re.compile(r"(?:^|[\s\"'])[2-5]\d\d[ -]\S")
 _INLINE_MAP_RE = re.compile(r"\b(static|inline|texthash|randmap|pipemap|unionmap):\s*(\{.*\}|\S+)", re.IGNORECASE)
 
 
-class RedactError(Exception):
-    """Base class of the errors of this module util."""
+def build_secrets(username: str | None, password: str | None) -> list[str]:
+    """Every form in which the password can appear on the wire: plain, base64 of PLAIN and LOGIN payloads."""
+    if not password:
+        return []
+    user = username or ""
+    forms = {
+        password,
+        _b64(password.encode("utf-8")),
+        _b64(f"\0{user}\0{password}".encode()),
+        _b64(f"{user}\0{user}\0{password}".encode()),
+    }
+    return sorted((f for f in forms if f), key=len, reverse=True)
+
+
+def redact(value: t.Any, secrets: t.Sequence[str]) -> t.Any:
+    """Replace every secret (in any of its forms) in strings nested in dicts, lists and tuples."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            if secret and secret in value:
+                value = value.replace(secret, MASK)
+        return value
+    if isinstance(value, dict):
+        return {redact(k, secrets): redact(v, secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(redact(v, secrets) for v in value)
+    return value
 
 
 def _b64(data: bytes) -> str:
@@ -234,7 +261,7 @@ def redact_postconf(text: str | t.Sequence[str], forms: t.Sequence[str] = ()) ->
     result = "\n".join(out)
     if lines and isinstance(text, str) and text.endswith("\n"):
         result += "\n"
-    return _replace_forms(result, list(forms)) if forms else result
+    return redact(result, list(forms)) if forms else result
 
 
 class Redactor:
@@ -245,7 +272,7 @@ class Redactor:
 
     def text(self, value: str) -> str:
         """Mask every form of the secrets and every AUTH payload in a text."""
-        value = _replace_forms(value, self.forms) if self.forms else value
+        value = redact(value, self.forms) if self.forms else value
         return redact_auth_lines(value)
 
     def value(self, value: t.Any) -> t.Any:

@@ -53,6 +53,7 @@ from ansible_collections.mailops.notify.plugins.module_utils._diagnosis import (
     parse_enhanced_code,
 )
 from ansible_collections.mailops.notify.plugins.module_utils._dns_expect import InvalidOptionError, is_ip, normalize_name
+from ansible_collections.mailops.notify.plugins.module_utils._redact import MASK, build_secrets, redact
 from ansible_collections.mailops.notify.plugins.module_utils._text import forbidden_character, shown
 
 __all__ = [
@@ -94,7 +95,6 @@ QUIT_AFTER = STAGES
 TLS_VERSIONS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 # Strongest first: CRAM-MD5 never sends the password itself.
 _AUTO_ORDER = ("CRAM-MD5", "PLAIN", "LOGIN")
-MASK = "********"
 _DATA_LINES_SHOWN = 40
 # RFC 5321 4.5.3.1.5: a reply line is at most 512 octets, CRLF included. Longer lines are accepted but cut in the result.
 MAX_REPLY_LINE = 512
@@ -339,40 +339,6 @@ def _check_credential(value: str, option: str, *, secret: bool) -> None:
     if problem:
         quoted = "" if secret else f" {shown(value)}"
         raise SmtpConfigError(f"{option}:{quoted} contains {problem}; SASL credentials are UTF-8 text without NUL (RFC 4616)")
-
-
-def build_secrets(username: str | None, password: str | None) -> list[str]:
-    """Every form in which the password can appear on the wire: plain, base64 of PLAIN and LOGIN payloads."""
-    if not password:
-        return []
-    user = username or ""
-    forms = {
-        password,
-        _b64(password),
-        _b64(f"\0{user}\0{password}"),
-        _b64(f"{user}\0{user}\0{password}"),
-    }
-    return sorted((f for f in forms if f), key=len, reverse=True)
-
-
-def _b64(value: str) -> str:
-    return base64.b64encode(value.encode("utf-8")).decode("ascii")
-
-
-def redact(value: t.Any, secrets: t.Sequence[str]) -> t.Any:
-    """Replace every secret (in any of its forms) in strings nested in dicts, lists and tuples."""
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        for secret in secrets:
-            if secret and secret in value:
-                value = value.replace(secret, MASK)
-        return value
-    if isinstance(value, dict):
-        return {redact(k, secrets): redact(v, secrets) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(redact(v, secrets) for v in value)
-    return value
 
 
 class Transcript:
