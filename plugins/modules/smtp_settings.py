@@ -17,7 +17,7 @@ description:
   - Every rule is checked before anything is written; a failure names the option and the rule.
     Credentials with O(security=none) are refused (Mattermost's rule, applied to every application) unless
     O(allow_plaintext_auth=true) and the server is local. For O(app=mattermost) they are refused on every host, local ones too, and
-    O(allow_plaintext_auth) is refused: Mattermost opens its SMTP session under the name C(SMTPServer:SMTPPort), so Go's
+    O(allow_plaintext_auth) is refused, because Mattermost opens its SMTP session under the name C(SMTPServer:SMTPPort), so Go's
     C(net/smtp) PlainAuth sees C(localhost:25), which is not exactly C(localhost), C(127.0.0.1) or C(::1), and refuses the
     unencrypted connection, and Mattermost's LOGIN refuses every connection without TLS. A support URL must start with C(http://) or C(https://).
     Email addresses must be C(local@domain). O(port) must be 1 to 65535. Port 465 with V(starttls) and port 587 with
@@ -27,8 +27,8 @@ description:
   - File backends edit only their keys and leave every other byte of the file as it was. Writes are atomic and keep
     the file's owner and mode. The application must be restarted (Mattermost, Gitea) or reconfigured (GitLab,
     C(gitlab-ctl reconfigure)) or reloaded (Alertmanager, C(systemctl reload prometheus-alertmanager) or
-    C(POST /-/reload) on port 9093) to pick up the change. Register the result and run that step in a task with
-    C(when: result is changed), as the examples do.
+    C(POST /-/reload) on port 9093) to pick up the change. Register the result and run that step in a task that runs
+    only when the result is changed, as the examples do.
   - Every string value (options and O(extra) values) must be one line of printable text. Line breaks and control characters
     (C(\n), C(\r), NUL, TAB, U+000B, U+000C, U+001C to U+001E, U+0085, U+2028, U+2029 and the other C0 and C1 controls) are refused
     in every backend, so no value can add a line, a section or a statement to the configuration.
@@ -58,7 +58,7 @@ description:
     gitea C(PROTOCOL) (C(smtp), C(smtp+starttls), C(smtps)), which is also written when only O(host) or O(port) is set and the file
     has none (the protocol Gitea infers, with a warning). Read from a file without C(PROTOCOL), the security is the one Gitea uses:
     port 25 V(none), 465 V(tls), 587 V(starttls), any other port or none V(tls) (Gitea assumes C(smtps), on port 465 when no port
-    is set; a warning says so), and C(smtp+unix) for an address that is a path; alertmanager C(smtp_require_tls) (Alertmanager speaks implicit TLS
+    is set; a warning says so); an address that is a path is C(smtp+unix) and has no security value; alertmanager C(smtp_require_tls) (Alertmanager speaks implicit TLS
     on port 465 and only there, so V(tls) means port 465 with C(smtp_require_tls: false); V(starttls) is C(true), V(none) C(false))."
   - "O(helo_domain): ghes C(domain); mattermost -; gitlab C(smtp_domain); gitea C(HELO_HOSTNAME); alertmanager C(smtp_hello)."
   - "O(auth): ghes C(authentication) (C(plain), C(login), C(cram_md5), empty for V(none)); mattermost C(EnableSMTPAuth)
