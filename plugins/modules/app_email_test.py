@@ -19,15 +19,15 @@ description:
     with Mattermost's fixed subject C(Mattermost - Testing Email Settings) (translated into that user's language), so it
     cannot carry the token; the module reads the address with C(GET /api/v4/users/me) and returns the time window. HTTP 200
     means the SMTP server accepted the message; HTTP 500 carries the SMTP error (C(Connection unsuccessful) followed by the error).
-  - V(gitlab) runs C(gitlab-rails runner) with a fixed Ruby snippet calling C(Notify.test_email(to, subject, body).deliver_now)
-    (GitLab Omnibus C(doc/settings/smtp.md)). The recipient, the subject and the body reach Ruby only through the
-    environment variables C(MAILOPS_TEST_TO), C(MAILOPS_TEST_SUBJECT) and C(MAILOPS_TEST_BODY) (read with C(ENV.fetch)), never
+  - V(gitlab) runs C(gitlab-rails runner) with a fixed Ruby snippet that calls C(Notify.test_email) with the recipient, subject
+    and body and then C(deliver_now) (GitLab Omnibus C(doc/settings/smtp.md)). The recipient, the subject and the body reach Ruby
+    only through the environment variables C(MAILOPS_TEST_TO), C(MAILOPS_TEST_SUBJECT) and C(MAILOPS_TEST_BODY) (read with C(ENV.fetch)), never
     as Ruby source. The runner is run without a shell and bounded by coreutils C(timeout). The subject ends with the token
     in brackets; the message id and GitLab's delivery method are returned. It needs root (C(become)), as C(gitlab-rails) does.
   - V(alertmanager) posts one test alert to C(POST /api/v2/alerts). Its C(alertname) is C(MailopsEmailTest-<token>) and its
     C(mailops_token) label is the token, so it is never grouped with or deduplicated against another alert, and
-    Alertmanager's default email subject (C([FIRING:1] <group labels> (<other labels>))) contains the token. The module
-    returns the receivers the alert was routed to. With O(wait_timeout) it then watches Alertmanager's metrics
+    Alertmanager's default email subject (C([FIRING:1] <group labels>), then the other labels in parentheses) contains
+    the token. The module returns the receivers the alert was routed to. With O(wait_timeout) it then watches Alertmanager's metrics
     C(alertmanager_notification_requests_total) and C(alertmanager_notification_requests_failed_total) for the email
     integration and reports whether the email was sent or failed.
   - V(gitea) is refused. Gitea has no non-interactive test email. The admin panel's 'Send Testing Email' is
@@ -39,7 +39,7 @@ description:
     C(http://) or C(https://) without credentials, query or fragment. O(to) must be a bare C(local@domain). Line breaks
     (everything C(str.splitlines) splits on) and other control characters are refused in every value.
   - Mattermost and GitLab cannot run in this collection's test environment. Their parts are tested against stand-ins that
-    follow the documented contract: a small HTTP server for C(/api/v4/email/test), and a C(gitlab-rails) script that evaluates the same
+    follow the documented contract. They are a small HTTP server for C(/api/v4/email/test), and a C(gitlab-rails) script that evaluates the same
     Ruby snippet with Debian's Ruby and the Mail gem that GitLab's ActionMailer uses. Both really send an SMTP message to a
     test server on loopback. Alertmanager is tested with the real Debian C(prometheus-alertmanager) 0.25.
 author: mailops.notify contributors (@mailops)
@@ -76,7 +76,7 @@ options:
     type: str
   api_token:
     description:
-      - A Mattermost personal access token of a system admin (sent as C(Authorization: Bearer)). Required for V(mattermost).
+      - A Mattermost personal access token of a system admin (sent as a C(Bearer) token in the C(Authorization) header). Required for V(mattermost).
       - Never returned; masked in RV(answer).
     type: str
   validate_certs:
@@ -108,7 +108,7 @@ options:
   labels:
     description:
       - Extra labels of the test alert (V(alertmanager)), so that a route sends it to the email receiver, for example
-        C({severity: critical, team: ops}).
+        C(severity) V(critical).
       - Names are Prometheus label names; C(alertname) and C(mailops_token) are set by the module. Values are one line.
     type: dict
   wait_timeout:
