@@ -58,8 +58,9 @@ description:
     gitea C(PROTOCOL) (C(smtp), C(smtp+starttls), C(smtps)), which is also written when only O(host) or O(port) is set and the file
     has none (the protocol Gitea infers, with a warning). Read from a file without C(PROTOCOL), the security is the one Gitea uses:
     port 25 V(none), 465 V(tls), 587 V(starttls), any other port or none V(tls) (Gitea assumes C(smtps), on port 465 when no port
-    is set; a warning says so); an address that is a path is C(smtp+unix) and has no security value; alertmanager C(smtp_require_tls) (Alertmanager speaks implicit TLS
-    on port 465 and only there, so V(tls) means port 465 with C(smtp_require_tls: false); V(starttls) is C(true), V(none) C(false))."
+    is set; a warning says so); an address that is a path is C(smtp+unix) and has no security value;
+    alertmanager C(smtp_require_tls) (Alertmanager speaks implicit TLS on port 465 and only there, so V(tls) means port 465
+    with C(smtp_require_tls: false); V(starttls) is C(true), V(none) C(false))."
   - "O(helo_domain): ghes C(domain); mattermost -; gitlab C(smtp_domain); gitea C(HELO_HOSTNAME); alertmanager C(smtp_hello)."
   - "O(auth): ghes C(authentication) (C(plain), C(login), C(cram_md5), empty for V(none)); mattermost C(EnableSMTPAuth)
     (Mattermost picks PLAIN, else LOGIN; no V(cram-md5)); gitlab C(smtp_authentication); gitea has no key
