@@ -399,7 +399,7 @@ def test_mattermost_sends_with_its_running_settings(mattermost, smtp) -> None:
     assert result["follow"]["recipient"] == "admin@example.test" and result["follow"]["subject"] == MATTERMOST_SUBJECT
     assert result["follow"]["sent_after"] <= result["follow"]["sent_before"]
     assert result["answer"] == {"request": f"POST {mattermost.url}/api/v4/email/test", "status": 200, "body": {"status": "OK"}}
-    assert [(m, p, b) for m, p, b in mattermost.requests] == [("GET", "/api/v4/users/me", b""), ("POST", "/api/v4/email/test", b"null")]
+    assert mattermost.requests == [("GET", "/api/v4/users/me", b""), ("POST", "/api/v4/email/test", b"null")]
     [message] = smtp.messages
     assert message["rcpt_tos"] == ["admin@example.test"] and message["mail_from"] == "mattermost@example.test"
     assert subject_of(message["content"]) == MATTERMOST_SUBJECT
