@@ -33,7 +33,8 @@ from ansible_collections.mailops.notify.plugins.module_utils._providers import (
     check_overrides,
     preset,
 )
-from ansible_collections.mailops.notify.plugins.module_utils._redact import is_secret_key
+from ansible_collections.mailops.notify.plugins.module_utils._redact import MASK, is_secret_key
+from ansible_collections.mailops.notify.plugins.module_utils._text import first_forbidden
 
 __all__ = [
     "APPS",
@@ -72,7 +73,6 @@ SECURITY_VALUES = ("none", "starttls", "tls")
 AUTH_VALUES = ("none", "plain", "login", "cram-md5")
 SUPPORT_TYPES = ("email", "url")
 UPDATE_PASSWORD = ("always", "on_create")
-MASK = "********"
 
 # The common vocabulary, in the order used for results and documentation.
 FIELDS = (
@@ -138,9 +138,8 @@ def mask_secret(value: t.Any) -> t.Any:
 # Text rules shared by every backend.
 
 # Control characters (C0, DEL, C1: NUL, \t, \n, \r, \x0b, \x0c, \x1c-\x1e, \x85, ...), the Unicode line and
-# paragraph separators and lone surrogates.  str.splitlines() splits on several of them, so do some readers of
-# these formats; none of them belongs in a one-line setting.
-_BAD_CATEGORIES = frozenset(("Cc", "Zl", "Zp", "Cs"))
+# paragraph separators and lone surrogates (the rule is _text.first_forbidden).  str.splitlines() splits on several
+# of them, so do some readers of these formats; none of them belongs in a one-line setting.
 _CONTROL_NAMES = {
     "\0": "NUL",
     "\t": "TAB",
@@ -158,10 +157,8 @@ _CONTROL_NAMES = {
 
 
 def _bad_character(value: str) -> str | None:
-    for char in value:
-        if unicodedata.category(char) in _BAD_CATEGORIES:
-            return char
-    return None
+    found = first_forbidden(value)
+    return None if found is None else found[1]
 
 
 def _describe(char: str) -> str:

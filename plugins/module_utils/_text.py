@@ -15,30 +15,35 @@ from __future__ import annotations
 import json
 import unicodedata
 
-__all__ = ["forbidden_character", "shown"]
+__all__ = ["first_forbidden", "forbidden_character", "shown"]
 
 _FORBIDDEN_CATEGORIES = frozenset(("Cc", "Zl", "Zp", "Cs"))
 
 
-def forbidden_character(value: str, allowed: str = "") -> str | None:
-    """Describe the first forbidden character of value (kind, code point, position), or None.
+def first_forbidden(value: str, allowed: str = "") -> tuple[int, str] | None:
+    """The position and the first character of value that a one-line value may not hold, or None.
 
     allowed: characters that are fine in this value (a message body takes TAB and line breaks).
     """
     for position, char in enumerate(value):
-        if char in allowed:
-            continue
-        category = unicodedata.category(char)
-        if category not in _FORBIDDEN_CATEGORIES:
-            continue
-        if category == "Cs":
-            kind = "a lone surrogate (not valid UTF-8)"
-        elif len(f"a{char}a".splitlines()) > 1:
-            kind = "a line break"
-        else:
-            kind = "a control character"
-        return f"{kind} (U+{ord(char):04X}) at position {position}"
+        if char not in allowed and unicodedata.category(char) in _FORBIDDEN_CATEGORIES:
+            return position, char
     return None
+
+
+def forbidden_character(value: str, allowed: str = "") -> str | None:
+    """Describe the first forbidden character of value (kind, code point, position), or None."""
+    found = first_forbidden(value, allowed)
+    if found is None:
+        return None
+    position, char = found
+    if unicodedata.category(char) == "Cs":
+        kind = "a lone surrogate (not valid UTF-8)"
+    elif len(f"a{char}a".splitlines()) > 1:
+        kind = "a line break"
+    else:
+        kind = "a control character"
+    return f"{kind} (U+{ord(char):04X}) at position {position}"
 
 
 def shown(value: str) -> str:
