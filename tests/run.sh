@@ -43,6 +43,7 @@ APT_PACKAGES=(
     shellcheck                                            # ansible-test sanity checks the shell scripts
     ruby                                                  # `ruby -c` checks the gitlab.rb that smtp_settings writes
     prometheus-alertmanager                               # amtool check-config and a real Alertmanager for the alertmanager backend
+    ruby-mail                                             # the Mail gem of GitLab's ActionMailer, for gitlab.rb and app_email_test
 )
 
 declare -a SUMMARY=()
