@@ -101,6 +101,12 @@ def _check_command(names: Mapping[str, str], command: t.Any) -> tuple[str, ...]:
         _one_line("command", f"{name}[{index}]", arg)
     if command and command[0].startswith("-"):
         raise AppApplyError("command", f"{name}: the first argument is the program to run; {command[0]!r} looks like an option")
+    if command and " " in command[0]:
+        raise AppApplyError(
+            "command",
+            f"{name}: the first argument is the program to run; {command[0]!r} is a whole command line, not a program:"
+            " give one list item per argument, for example [gitlab-ctl, reconfigure]",
+        )
     return tuple(command)
 
 

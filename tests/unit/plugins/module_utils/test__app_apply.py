@@ -77,6 +77,9 @@ def test_overrides(args, expected):
         (("gitlab", "auto", "", ["gitlab-ctl", ""]), "command", "mail_notifications_app_apply_command: argument 2 must be a non-empty string"),
         (("gitlab", "auto", "", ["gitlab-ctl", 5]), "command", "argument 2 must be a non-empty string"),
         (("gitlab", "auto", "", ["--help"]), "command", "the first argument is the program to run; '--help' looks like an option"),
+        # a string that the role's argument spec turned into a list of one element
+        (("gitlab", "auto", "", ["gitlab-ctl reconfigure"]), "command", "'gitlab-ctl reconfigure' is a whole command line, not a program"),
+        (("gitlab", "auto", "", ["/opt/gitlab/bin/gitlab-ctl reconfigure"]), "command", "is a whole command line, not a program"),
         (("gitea", "restart", "-H evil"), "service", "is not a service name"),
         (("gitea", "restart", "gitea web"), "service", "is not a service name"),
         (("gitea", "restart", "gitea;reboot"), "service", "is not a service name"),
