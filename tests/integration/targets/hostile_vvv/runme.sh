@@ -64,7 +64,7 @@ for name, text in files.items():
 PY
 }
 
-python files/relay_auth.py "$port" "$work/ca.pem" "$work/relay.pid" "$user" "$(python -c 'import json,sys; print(json.load(open(sys.argv[1]))["smtp"])' "$work/secrets.json")" &
+python ../setup_smtp_relay/files/relay.py "$port" "$work/ca.pem" "$work/relay.pid" "$user" "$(python -c 'import json,sys; print(json.load(open(sys.argv[1]))["smtp"])' "$work/secrets.json")" &
 for _ in $(seq 1 50); do
     [ -s "$work/relay.pid" ] && break
     sleep 0.2

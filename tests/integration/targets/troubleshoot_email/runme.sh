@@ -17,7 +17,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-python files/relay_535.py "$port" "$work/ca.pem" "$work/relay.pid" &
+python ../setup_smtp_relay/files/relay.py "$port" "$work/ca.pem" "$work/relay.pid" &
 for _ in $(seq 1 50); do
     [ -s "$work/relay.pid" ] && break
     sleep 0.2
