@@ -17,7 +17,7 @@ description:
     (C(systemctl reload), which sends SIGHUP); V(ghes) and V(none) need nothing (M(mailops.notify.smtp_settings)
     runs the GHES configuration itself)."
   - Overrides that cannot work are refused with a message that names the role variable of
-    M(mailops.notify.mail_notifications) and the rule; see P(mailops.notify.app_apply_errors#filter) for the same check
+    P(mailops.notify.mail_notifications#role) and the rule; see P(mailops.notify.app_apply_errors#filter) for the same check
     as a list of messages.
 options:
   _input:

@@ -11,7 +11,7 @@ version_added: 1.0.0
 author: mailops.notify contributors (@mailops)
 description:
   - The check of P(mailops.notify.app_apply#filter) as a list of messages, each naming the role variable of
-    M(mailops.notify.mail_notifications) and the rule; an empty list when the overrides work.
+    P(mailops.notify.mail_notifications#role) and the rule; an empty list when the overrides work.
   - The role runs it with its other checks, before it changes anything on the host.
 options:
   _input:
