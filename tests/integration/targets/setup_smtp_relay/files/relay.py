@@ -25,12 +25,7 @@ class Handler:
 
 def authenticator(username: str | None, password: str | None):
     def check(server, session, envelope, mechanism, auth_data):
-        ok = (
-            username is not None
-            and isinstance(auth_data, LoginPassword)
-            and auth_data.login == username.encode()
-            and auth_data.password == password.encode()
-        )
+        ok = username is not None and isinstance(auth_data, LoginPassword) and auth_data.login == username.encode() and auth_data.password == password.encode()
         if ok:
             return AuthResult(success=True)
         return AuthResult(success=False, handled=False, message="535 5.7.8 Error: authentication failed: authentication failure")
