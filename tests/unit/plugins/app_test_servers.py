@@ -6,7 +6,7 @@
 
 * a real Prometheus Alertmanager (Debian's prometheus-alertmanager) with its own storage and a config whose email
   receivers send to a test SMTP server;
-* the Mattermost stand-in and the gitlab-rails stand-in of the integration target
+* the Mattermost stand-in, the gitlab-rails stand-in and the Alertmanager configuration of the integration target
   (tests/integration/targets/app_email_test/files/), loaded from there so that one copy serves both kinds of test;
 * a plain urllib transport for the library functions (the module uses Ansible's open_url).
 
@@ -37,12 +37,20 @@ ALERTMANAGER = shutil.which("prometheus-alertmanager")
 RUBY = shutil.which("ruby")
 
 
-def load_mattermost_standin() -> t.Any:
-    spec = importlib.util.spec_from_file_location("mattermost_standin", STANDINS / "mattermost_standin.py")
+def _load(name: str) -> t.Any:
+    spec = importlib.util.spec_from_file_location(name, STANDINS / f"{name}.py")
     assert spec and spec.loader
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def load_mattermost_standin() -> t.Any:
+    return _load("mattermost_standin")
+
+
+# The Alertmanager configuration, from the same file as the integration target's.
+alertmanager_config = _load("alertmanager_config").alertmanager_config
 
 
 def gitlab_rails_wrapper(directory: pathlib.Path) -> str:
@@ -83,35 +91,6 @@ class UrllibTransport:
                 return HttpResponse(response.status, response.read())
         except urllib.error.HTTPError as exc:
             return HttpResponse(exc.code, exc.read())
-
-
-def alertmanager_config(smtp_port: int, broken_port: int) -> str:
-    """Routes: severity=critical goes to a working email receiver, team=broken to one whose smarthost refuses, the rest
-    to a receiver without any integration. group_wait 0s, grouped by alertname."""
-    return f"""global:
-  smtp_smarthost: 127.0.0.1:{smtp_port}
-  smtp_from: alertmanager@example.test
-  smtp_require_tls: false
-route:
-  receiver: silent
-  group_wait: 0s
-  group_interval: 1s
-  group_by: [alertname]
-  routes:
-    - matchers: ['severity="critical"']
-      receiver: ops-email
-    - matchers: ['team="broken"']
-      receiver: broken-email
-receivers:
-  - name: silent
-  - name: ops-email
-    email_configs:
-      - to: ops@example.test
-  - name: broken-email
-    email_configs:
-      - to: ops@example.test
-        smarthost: 127.0.0.1:{broken_port}
-"""
 
 
 class Alertmanager:

@@ -32,31 +32,7 @@ timeout 300 python files/mattermost_standin.py --port-file "$work/mattermost.por
     --email admin@example.test --smtp-port "$smtp_port" --lifetime 290 &
 pids+=($!)
 
-cat >"$work/alertmanager.yml" <<YAML
-global:
-  smtp_smarthost: 127.0.0.1:$smtp_port
-  smtp_from: alertmanager@example.test
-  smtp_require_tls: false
-route:
-  receiver: silent
-  group_wait: 0s
-  group_interval: 1s
-  group_by: [alertname]
-  routes:
-    - matchers: ['severity="critical"']
-      receiver: ops-email
-    - matchers: ['team="broken"']
-      receiver: broken-email
-receivers:
-  - name: silent
-  - name: ops-email
-    email_configs:
-      - to: ops@example.test
-  - name: broken-email
-    email_configs:
-      - to: ops@example.test
-        smarthost: 127.0.0.1:$closed_port
-YAML
+python files/alertmanager_config.py "$smtp_port" "$closed_port" >"$work/alertmanager.yml"
 timeout 300 prometheus-alertmanager --config.file="$work/alertmanager.yml" --storage.path="$work/am-data" \
     --web.listen-address="127.0.0.1:$am_port" --cluster.listen-address= >"$work/alertmanager.log" 2>&1 &
 pids+=($!)
